@@ -1,0 +1,67 @@
+# lvmbeat developer entry points. `make test` and `make run` are the two that matter.
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMPS := .make
+
+.PHONY: help install test lint pytest run bench drills package clean
+
+help:
+	@echo "make run     bring the whole chain up locally (Azurite, monitor, actor, simulated lvmecp)"
+	@echo "make test    install everything and run every check (ruff, pytest, infra and Docker lints)"
+	@echo "make bench   run the benchmarks in bench/ and rewrite docs/benchmarks.md"
+	@echo "make package build the zip the Azure function app deploys"
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+	  { echo "Python 3.11+ is required; '$(PYTHON)' is $$($(PYTHON) --version 2>&1). Set PYTHON=python3.11 or newer."; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(STAMPS)/python: $(BIN)/python pyproject.toml
+	@mkdir -p $(STAMPS)
+	$(BIN)/pip install --quiet -e '.[test]'
+	@touch $@
+
+$(STAMPS)/node: package.json package-lock.json
+	@mkdir -p $(STAMPS)
+	@command -v npm >/dev/null || { echo "npm is required for Azurite; install Node.js 18+ and npm."; exit 1; }
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+install: $(STAMPS)/python $(STAMPS)/node
+
+lint: install
+	$(BIN)/ruff check .
+	@if [ -f infra/main.bicep ]; then \
+	  echo "checkov (bicep) over infra/"; \
+	  $(BIN)/checkov --framework bicep --directory infra --skip-download --quiet --compact; \
+	fi
+	@if [ -f actor/Dockerfile ]; then \
+	  echo "hadolint actor/Dockerfile"; \
+	  $(BIN)/hadolint --failure-threshold warning actor/Dockerfile; \
+	fi
+
+pytest: install
+	scripts/ensure_rabbitmq.sh
+	$(BIN)/pytest
+
+test: lint pytest
+
+run: install
+	scripts/ensure_rabbitmq.sh
+	$(BIN)/python -m lvmbeat.dev.run_local
+
+bench: install
+	scripts/ensure_rabbitmq.sh
+	$(BIN)/python bench/run_all.py
+
+package: install
+	$(BIN)/python scripts/package_function_app.py
+
+clean:
+	rm -rf $(VENV) $(STAMPS) node_modules dist build
