@@ -1,0 +1,67 @@
+"""Operators configure the monitor with app settings; bad ones must be named clearly."""
+
+from __future__ import annotations
+
+import pytest
+
+from lvmbeat_monitor.settings import (
+    EmailBackend,
+    SettingsError,
+    StorageAuth,
+    load_settings,
+)
+
+
+def test_defaults_match_the_contract():
+    settings = load_settings({})
+    assert settings.send_email_after == 300
+    assert settings.check_schedule == "*/30 * * * * *"
+    assert settings.site_name == "LCO"
+    assert settings.table_name == "lvmbeat"
+
+
+def test_a_malformed_port_names_the_setting_and_the_value():
+    with pytest.raises(SettingsError) as error:
+        load_settings({"LVMBEAT_EMAIL_PORT": "smtp"})
+    assert "LVMBEAT_EMAIL_PORT='smtp'" in str(error.value)
+
+
+def test_a_malformed_secret_is_named_but_never_shown():
+    with pytest.raises(SettingsError) as error:
+        load_settings({"LVMBEAT_EMAIL_PASSWORD": "hunter2", "LVMBEAT_EMAIL_PORT": "0"})
+    assert "hunter2" not in str(error.value)
+
+
+def test_a_five_field_schedule_is_refused():
+    with pytest.raises(SettingsError, match="LVMBEAT_CHECK_SCHEDULE"):
+        load_settings({"LVMBEAT_CHECK_SCHEDULE": "*/5 * * * *"})
+
+
+def test_recipients_keep_display_names():
+    settings = load_settings(
+        {"LVMBEAT_EMAIL_RECIPIENTS": "LVM Critical <lvm@x.org>, ops@y.org"}
+    )
+    assert settings.email_recipients == ("LVM Critical <lvm@x.org>", "ops@y.org")
+
+
+def test_backend_defaults_to_acs_when_acs_is_configured_else_smtp():
+    acs = load_settings({"LVMBEAT_ACS_ENDPOINT": "https://x.communication.azure.com"})
+    smtp = load_settings({"LVMBEAT_EMAIL_HOST": "smtp.example.org"})
+    assert acs.resolved_email_backend() is EmailBackend.ACS
+    assert smtp.resolved_email_backend() is EmailBackend.SMTP
+    with pytest.raises(SettingsError, match="LVMBEAT_EMAIL_BACKEND"):
+        load_settings({}).resolved_email_backend()
+
+
+def test_empty_app_settings_count_as_unset():
+    settings = load_settings({"LVMBEAT_SEND_EMAIL_AFTER": "", "LVMBEAT_SITE_NAME": " "})
+    assert settings.send_email_after == 300
+    assert settings.site_name == "LCO"
+
+
+def test_a_table_endpoint_without_connection_string_means_managed_identity():
+    settings = load_settings(
+        {"LVMBEAT_TABLE_ENDPOINT": "https://acct.table.core.windows.net/"}
+    )
+    assert settings.storage_auth is StorageAuth.MANAGED_IDENTITY
+    assert settings.table_endpoint == "https://acct.table.core.windows.net"
