@@ -48,7 +48,10 @@ lint: install
 
 pytest: install
 	scripts/ensure_rabbitmq.sh
-	$(BIN)/pytest
+	@# pytest exits 5 when it collected nothing: a test command that tests nothing fails.
+	@status=0; $(BIN)/pytest || status=$$?; \
+	if [ $$status -eq 5 ]; then echo "pytest collected no tests; the suite is missing." >&2; fi; \
+	exit $$status
 
 test: lint pytest
 
