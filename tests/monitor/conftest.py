@@ -102,7 +102,9 @@ def monitor_env(azurite: AzuriteTables, table_name: str) -> dict[str, str]:
         "LVMBEAT_CHECK_SCHEDULE": "*/10 * * * * *",
         "LVMBEAT_SITE_NAME": "LCO",
         "LVMBEAT_EMAIL_FROM_ADDRESS": "lvmbeat monitor <lvmbeat@monitor.test>",
-        "LVMBEAT_EMAIL_RECIPIENTS": "LVM Critical <lvm-critical@lco.test>, ops@lco.test",
+        "LVMBEAT_EMAIL_RECIPIENTS": (
+            "LVM Critical <lvm-critical@lco.test>, ops@lco.test"
+        ),
         "LVMBEAT_EMAIL_REPLY_TO": "LVM Ops <ops@lco.test>",
     }
 
