@@ -37,7 +37,7 @@ def check(state, last_seen, at, *, past_due=False, checker="a"):
     )
 
 
-def run_checks(state, last_seen, start, end, *, step=PERIOD.total_seconds()):
+def run_checks(state, last_seen, start, end, *, step=30):
     """Run a check every period from start to end, as a running monitor does,
     applying each decision; returns the final state and every decision."""
     decisions = []
@@ -149,7 +149,7 @@ def test_repeated_outages_each_get_one_alert_and_one_all_clear():
     sent = []
     last_seen = s(0)
     at = 30
-    for outage in range(3):
+    for _outage in range(3):
         # heartbeats for a while, then silence for 600 s, then back
         resume = at + 600
         while at <= resume + 120:
@@ -307,7 +307,8 @@ def test_a_restart_in_the_middle_of_an_outage_sends_no_second_alert():
 # --- /notify -----------------------------------------------------------------------
 
 
-def notify(state, kind, *, force, last_seen=s(0), at=s(100)):
+def notify(state, kind, *, force, last_seen=T0, at=None):
+    at = at or s(100)
     return decide_notify(
         state, last_seen, kind, at, POLICY, force=force, requester="op"
     )
