@@ -12,40 +12,19 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from urllib.parse import urlparse
 
 import pytest
 from aiohttp import web
 from azure.core.pipeline.transport import HttpTransport, RequestsTransport
+from monitor_support import FakeClock
 
 from lvmbeat.dev.azurite import AzuriteTables
 from lvmbeat.dev.ports import free_port
-from lvmbeat.dev.smtp import SmtpServer
 from lvmbeat_monitor import runtime
 from lvmbeat_monitor.service import MonitorService
 from lvmbeat_monitor.settings import Settings, load_settings
 from lvmbeat_monitor.state import AzureTableStore
-
-
-START = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
-
-
-class FakeClock:
-    """A clock the test moves; every component of one scenario shares it."""
-
-    def __init__(self, start: datetime = START) -> None:
-        self.moment = start
-        self._lock = threading.Lock()
-
-    def now(self) -> datetime:
-        with self._lock:
-            return self.moment
-
-    def advance(self, **delta: float) -> datetime:
-        with self._lock:
-            self.moment += timedelta(**delta)
-            return self.moment
 
 
 @pytest.fixture
@@ -106,15 +85,6 @@ def monitor_env(azurite: AzuriteTables, table_name: str) -> dict[str, str]:
             "LVM Critical <lvm-critical@lco.test>, ops@lco.test"
         ),
         "LVMBEAT_EMAIL_REPLY_TO": "LVM Ops <ops@lco.test>",
-    }
-
-
-def smtp_env(server: SmtpServer) -> dict[str, str]:
-    return {
-        "LVMBEAT_EMAIL_BACKEND": "smtp",
-        "LVMBEAT_EMAIL_HOST": server.host,
-        "LVMBEAT_EMAIL_PORT": str(server.port),
-        "LVMBEAT_EMAIL_TLS": "false",
     }
 
 
