@@ -38,12 +38,16 @@ class CountingTransport(HttpTransport):
     def __init__(self) -> None:
         self._inner = RequestsTransport()
         self.requests: list[tuple[str, str]] = []
+        self.statuses: list[int] = []
         self._lock = threading.Lock()
 
     def send(self, request, **kwargs):
         with self._lock:
             self.requests.append((request.method, urlparse(request.url).path))
-        return self._inner.send(request, **kwargs)
+        response = self._inner.send(request, **kwargs)
+        with self._lock:
+            self.statuses.append(response.status_code)
+        return response
 
     def open(self) -> None:
         self._inner.open()
@@ -69,6 +73,7 @@ class CountingTransport(HttpTransport):
     def reset(self) -> None:
         with self._lock:
             self.requests.clear()
+            self.statuses.clear()
 
 
 @pytest.fixture
