@@ -10,6 +10,7 @@ import functools
 import json
 import logging
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
 from typing import Any
 
@@ -64,15 +65,17 @@ def guarded(
 
     @functools.wraps(handler)
     def wrapper(req: func.HttpRequest) -> func.HttpResponse:
+        # The path only: the query may hold the function key (`code=`).
+        where = urlsplit(req.url).path
         try:
             return handler(req)
         except Exception as error:  # noqa: BLE001 - translated below, cause logged
             for kind, status in _STATUS:
                 if isinstance(error, kind):
                     level = logging.WARNING if status < 500 else logging.ERROR
-                    log.log(level, "%s %s: %s", req.method, req.url, error)
+                    log.log(level, "%s %s: %s", req.method, where, error)
                     return error_response(status, str(error))
-            log.exception("%s %s failed unexpectedly", req.method, req.url)
+            log.exception("%s %s failed unexpectedly", req.method, where)
             return error_response(
                 500, "Internal error; the function app's log has the details."
             )

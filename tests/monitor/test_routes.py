@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
+from urllib.parse import urlencode
 
 import azure.functions as func
 import pytest
@@ -45,13 +46,16 @@ def indexed() -> dict[str, tuple[object, list[dict]]]:
 
 def call(route: str, method: str = "GET", params=None, route_params=None):
     """Call the function serving `route` as the host would; returns (status, JSON)."""
+    params = params or {}
+    query = urlencode(params)
     for handler, bindings in indexed().values():
         trigger = bindings[0]
         if trigger.get("route") == route:
+            path = route.format(**(route_params or {}))
             request = func.HttpRequest(
                 method,
-                f"http://127.0.0.1:7071/{route}",
-                params=params or {},
+                f"http://127.0.0.1:7071/{path}" + (f"?{query}" if query else ""),
+                params=params,
                 route_params=route_params or {},
                 body=b"",
             )
@@ -124,9 +128,11 @@ def test_a_plain_disable_has_no_end(env):
 
 
 @pytest.mark.parametrize("minutes", ["soon", "0", "-5", "999999"])
-def test_a_bad_minutes_value_is_a_400_that_names_it(env, minutes):
-    status, body = call("disable", params={"minutes": minutes})
+def test_a_bad_minutes_value_is_a_400_that_names_it(env, minutes, caplog):
+    status, body = call("disable", params={"minutes": minutes, "code": "key-123"})
     assert status == 400 and "minutes=" in body["error"]
+    assert "minutes=" in caplog.text  # logged, but never the function key
+    assert "key-123" not in caplog.text
 
 
 def test_email_test_sends_a_test_message(env, smtp_server):

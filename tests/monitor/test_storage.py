@@ -91,6 +91,15 @@ def test_a_quiet_check_is_one_read_and_no_write(monitor_env, make_monitor, clock
     assert monitor.transport.writes == heartbeats
 
 
+def test_status_is_one_read_and_no_write(monitor_env, make_monitor):
+    monitor = make_monitor(monitor_env)
+    monitor.service.heartbeat()
+    monitor.service.check()
+    monitor.transport.reset()
+    monitor.service.status()
+    assert (monitor.transport.reads, monitor.transport.writes) == (1, 0)
+
+
 def test_what_an_outage_costs_in_storage_requests(
     monitor_env, make_monitor, clock, smtp_server
 ):
