@@ -193,8 +193,14 @@ class MonitorService:
         """Send a test message through the configured backend; MailError on failure."""
         now = self.clock.now()
         site = self.settings.site_name
-        message = compose(self.settings, test_subject(site), test_body(site, now), now)
-        self._mailer_or_raise().send(message)
+        try:
+            message = compose(
+                self.settings, test_subject(site), test_body(site, now), now
+            )
+            mailer = self._mailer_or_raise()
+        except SettingsError as error:  # what /email-test is for: say what is missing
+            raise MailError(str(error)) from error
+        mailer.send(message)
 
     # --- the timer --------------------------------------------------------------
 

@@ -149,6 +149,13 @@ def test_email_test_reports_a_failed_send_as_502_without_secrets(env, monkeypatc
     assert "AccountKey" not in json.dumps(body)
 
 
+def test_email_test_names_a_missing_email_setting(env, monkeypatch):
+    monkeypatch.delenv("LVMBEAT_EMAIL_FROM_ADDRESS")
+    runtime.use(None)
+    status, body = call("email-test")
+    assert status == 502 and "LVMBEAT_EMAIL_FROM_ADDRESS" in body["error"]
+
+
 def test_notify_down_then_up(env, smtp_server):
     status, body = call("notify/{kind}", route_params={"kind": "down"})
     assert (status, body["sent"], body["active"]) == (200, True, True)
