@@ -8,6 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 from monitor_support import smtp_env
 
+from lvmbeat.dev.ports import free_port
+from lvmbeat.dev.smtp import start_smtp_server
 from lvmbeat_monitor.decide import CheckOutcome
 
 
@@ -163,3 +165,31 @@ def test_racing_checkers_send_one_alert_and_one_all_clear_per_outage(
     assert sent.count(DOWN) == cycles
     assert sent.count(UP) == cycles
     assert sent == [DOWN, UP] * cycles
+
+
+def test_an_alert_waits_for_a_mail_server_that_is_down_and_goes_out_once(
+    monitor_env, make_monitor, clock
+):
+    port = free_port()
+    env = {
+        **monitor_env,
+        "LVMBEAT_EMAIL_BACKEND": "smtp",
+        "LVMBEAT_EMAIL_HOST": "127.0.0.1",
+        "LVMBEAT_EMAIL_PORT": str(port),
+        "LVMBEAT_EMAIL_TLS": "false",
+    }
+    service = make_monitor(env).service
+    service.heartbeat()
+    service.check()
+    results = run_checks(service, clock, 120)  # nobody listens on the port yet
+    failures = [r for r in results if r.error]
+    assert len(failures) >= 3
+    assert all("Could not reach SMTP server" in r.error for r in failures)
+    assert "Could not reach" in service.status()["last_error"]
+    server = start_smtp_server(port=port)  # the mail server comes back
+    try:
+        run_checks(service, clock, 60)
+        assert subjects(server) == [DOWN]
+        assert service.status()["last_error"] is None
+    finally:
+        server.stop()
