@@ -14,6 +14,7 @@ can only mean the monitor itself was not running (see `_watch`).
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -83,6 +84,9 @@ def new_notice_id() -> str:
     return uuid.uuid4().hex
 
 
+IdFactory = Callable[[], str]
+
+
 def initial_state(now: datetime) -> MonitorState:
     return MonitorState(started_at=now, enabled_at=None)
 
@@ -102,7 +106,7 @@ def decide_check(
     *,
     checker: str,
     past_due: bool = False,
-    new_id=new_notice_id,
+    new_id: IdFactory = new_notice_id,
 ) -> CheckDecision:
     """What this check must do."""
     if state is None:
@@ -129,7 +133,7 @@ def _decide(
     policy: Policy,
     checker: str,
     past_due: bool,
-    new_id,
+    new_id: IdFactory,
 ) -> CheckDecision:
     if not state.enabled:
         return CheckDecision(CheckOutcome.DISABLED)
@@ -147,7 +151,14 @@ def _decide(
     return _watch(state, last_seen, now, policy, checker, past_due, new_id)
 
 
-def _recovery(state, last_seen, now, policy, checker, new_id) -> CheckDecision:
+def _recovery(
+    state: MonitorState,
+    last_seen: datetime | None,
+    now: datetime,
+    policy: Policy,
+    checker: str,
+    new_id: IdFactory,
+) -> CheckDecision:
     recovered = last_seen is not None and (
         state.outage_last_seen is None or last_seen > state.outage_last_seen
     )
@@ -169,7 +180,15 @@ def _recovery(state, last_seen, now, policy, checker, new_id) -> CheckDecision:
     return CheckDecision(CheckOutcome.ALL_CLEAR, claimed, notice)
 
 
-def _watch(state, last_seen, now, policy, checker, past_due, new_id) -> CheckDecision:
+def _watch(
+    state: MonitorState,
+    last_seen: datetime | None,
+    now: datetime,
+    policy: Policy,
+    checker: str,
+    past_due: bool,
+    new_id: IdFactory,
+) -> CheckDecision:
     since = silent_since(state, last_seen)
     silence = now - since
     if silence <= policy.late_after:
@@ -296,7 +315,7 @@ def decide_notify(
     *,
     force: bool,
     requester: str,
-    new_id=new_notice_id,
+    new_id: IdFactory = new_notice_id,
 ) -> OperatorDecision:
     """Send `kind` now when it changes the state (down while not active, up while
     active), or in any case with `force`. The operator's notice replaces any pending
