@@ -208,6 +208,9 @@ def _watch(
         resumed = replace(state, resumed_at=now, last_check=now)
         return CheckDecision(CheckOutcome.RESUMED, resumed)
     if silence <= policy.send_email_after:
+        if watched and now - state.last_check < policy.check_period / 2:
+            # another instance recorded this very round; once is evidence enough
+            return CheckDecision(CheckOutcome.WATCHING)
         return CheckDecision(CheckOutcome.WATCHING, replace(state, last_check=now))
     notice = Notice(
         id=new_id(),

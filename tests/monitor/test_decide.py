@@ -97,6 +97,12 @@ def test_a_watching_check_records_itself_and_sends_nothing():
     assert decision.send is None
 
 
+def test_a_second_checker_in_the_same_round_does_not_record_itself_again():
+    state = replace(initial_state(s(0)), last_check=s(60))
+    decision = check(state, s(0), s(62), checker="b")
+    assert decision.outcome is CheckOutcome.WATCHING and decision.new_state is None
+
+
 # --- the alert and the all-clear ------------------------------------------------
 
 
