@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
+from datetime import timedelta
 from email.utils import formataddr, getaddresses
 from enum import StrEnum
 from pathlib import Path
@@ -25,6 +26,8 @@ from pydantic import (
     ValidationError,
     field_validator,
 )
+
+from lvmbeat_monitor.schedule import schedule_period
 
 
 class EmailBackend(StrEnum):
@@ -119,6 +122,9 @@ class Settings(BaseModel):
     email_username: str | None = Field(None, alias="LVMBEAT_EMAIL_USERNAME")
     email_password: SecretStr | None = Field(None, alias="LVMBEAT_EMAIL_PASSWORD")
     email_outbox: Path | None = Field(None, alias="LVMBEAT_EMAIL_OUTBOX")
+    # Optional PEM bundle the mail backends trust instead of the system's (a private
+    # relay, the test suite's CA). Unset in production: system trust.
+    email_ca_file: Path | None = Field(None, alias="LVMBEAT_EMAIL_CA_FILE")
 
     @field_validator("check_schedule")
     @classmethod
@@ -128,6 +134,7 @@ class Settings(BaseModel):
                 "expected a six-field NCRONTAB schedule, seconds first, "
                 f"e.g. {DEFAULT_CHECK_SCHEDULE!r}"
             )
+        schedule_period(value)  # raises ValueError naming the problem
         return value
 
     @field_validator("table_name")
@@ -160,6 +167,18 @@ class Settings(BaseModel):
                 )
             return _recipients(value)
         return value
+
+    @field_validator("email_ca_file")
+    @classmethod
+    def _readable_file(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError("expected the path of a PEM file that exists")
+        return value
+
+    @property
+    def check_period(self) -> timedelta:
+        """The longest time between two scheduled checks."""
+        return schedule_period(self.check_schedule)
 
     @property
     def storage_auth(self) -> StorageAuth:

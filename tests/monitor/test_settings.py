@@ -65,3 +65,25 @@ def test_a_table_endpoint_without_connection_string_means_managed_identity():
     )
     assert settings.storage_auth is StorageAuth.MANAGED_IDENTITY
     assert settings.table_endpoint == "https://acct.table.core.windows.net"
+
+
+def test_a_schedule_that_cannot_be_read_is_refused_by_name():
+    with pytest.raises(SettingsError, match=r"LVMBEAT_CHECK_SCHEDULE='x \*/5"):
+        load_settings({"LVMBEAT_CHECK_SCHEDULE": "x */5 * * * *"})
+
+
+def test_an_invalid_six_field_schedule_is_refused():
+    with pytest.raises(SettingsError, match="LVMBEAT_CHECK_SCHEDULE"):
+        load_settings({"LVMBEAT_CHECK_SCHEDULE": "*/70 * * 99 * *"})
+
+
+def test_the_check_period_comes_from_the_schedule():
+    assert load_settings({}).check_period.total_seconds() == 30
+    every_5_min = load_settings({"LVMBEAT_CHECK_SCHEDULE": "0 */5 * * * *"})
+    assert every_5_min.check_period.total_seconds() == 300
+
+
+def test_a_ca_file_that_does_not_exist_is_named(tmp_path):
+    missing = tmp_path / "nope.pem"
+    with pytest.raises(SettingsError, match="LVMBEAT_EMAIL_CA_FILE"):
+        load_settings({"LVMBEAT_EMAIL_CA_FILE": str(missing)})

@@ -1,0 +1,47 @@
+"""Time, injected: the monitor's logic never asks the system clock itself.
+
+Inside, times are timezone-aware UTC datetimes; at the edges (JSON, emails) they are
+ISO 8601 strings with seconds precision and a `Z`.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from typing import Protocol
+
+
+class Clock(Protocol):
+    """Something that knows what time it is (UTC)."""
+
+    def now(self) -> datetime: ...
+
+
+class SystemClock:
+    """The real clock."""
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+def iso_z(moment: datetime | None) -> str | None:
+    """`2024-12-26T16:32:25Z`, or None for None."""
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def human_duration(seconds: float) -> str:
+    """`1 h 5 min 3 s`: how long an outage lasted, for people."""
+    total = max(0, round(seconds))
+    days, rest = divmod(total, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = [f"{days} d"] if days else []
+    if hours:
+        parts.append(f"{hours} h")
+    if minutes:
+        parts.append(f"{minutes} min")
+    if secs or not parts:
+        parts.append(f"{secs} s")
+    return " ".join(parts)

@@ -1,0 +1,335 @@
+"""The emails, and the backends that deliver them, behind one Protocol.
+
+Messages are built with the standard library's `email` package (From, To with display
+names, Reply-To, Date, Message-ID, plain text). Backends:
+- `acs`: Azure Communication Services Email (managed identity or connection string);
+- `smtp`: any relay, STARTTLS + AUTH when LVMBEAT_EMAIL_TLS is on;
+- `outbox`: one `.eml` file per message in a folder, for local runs.
+Every send is synchronous and bounded by a timeout; the function triggers are sync
+functions, which the Functions worker runs in its thread pool, never on its event loop.
+A failure raises MailError with a reason that holds no secret.
+"""
+
+from __future__ import annotations
+
+import os
+import smtplib
+import ssl
+import tempfile
+from datetime import datetime
+from email.message import EmailMessage
+from email.utils import format_datetime, getaddresses, make_msgid, parseaddr
+from pathlib import Path
+
+from typing import Protocol
+
+from lvmbeat_monitor.clock import human_duration, iso_z
+from lvmbeat_monitor.model import Notice, NoticeKind
+from lvmbeat_monitor.settings import EmailBackend, Settings, SettingsError
+
+
+SMTP_TIMEOUT_SECONDS = 20.0
+ACS_TIMEOUT_SECONDS = 45.0
+ACS_POLL_SECONDS = 1.0
+
+
+class MailError(RuntimeError):
+    """A message could not be delivered; the text says why, without secrets."""
+
+
+class Mailer(Protocol):
+    """Delivers one message or raises MailError."""
+
+    def send(self, message: EmailMessage) -> None: ...
+
+
+# --- what the emails say -----------------------------------------------------------
+
+
+def subject_for(notice: Notice, site: str) -> str:
+    if notice.kind is NoticeKind.DOWN:
+        return f"{site} internet is down"
+    return f"RESOLVED: {site} internet is up"
+
+
+def body_for(notice: Notice, site: str, send_email_after: int) -> str:
+    last = iso_z(notice.last_seen)
+    last_line = (
+        f"Last heartbeat: {last} (UTC)"
+        if last
+        else f"Last heartbeat: none since the monitor started counting at "
+        f"{iso_z(notice.silent_since)} (UTC)"
+    )
+    forced = (
+        "\nThis notification was sent on request (/notify).\n" if notice.forced else ""
+    )
+    if notice.kind is NoticeKind.DOWN:
+        return (
+            f"The lvmbeat monitor has not received a heartbeat from {site} for more "
+            f"than {human_duration(send_email_after)}.\n\n"
+            f"{last_line}\n"
+            f"Outage declared: {iso_z(notice.decided_at)} (UTC)\n\n"
+            f"{site} may have lost its internet connection, or the lvmbeat actor "
+            "stopped calling the monitor. You will get a RESOLVED email when "
+            f"heartbeats resume.\n{forced}"
+        )
+    start = notice.last_seen or notice.silent_since
+    back = notice.back_at
+    lasted = (
+        f"The outage lasted about {human_duration((back - start).total_seconds())} "
+        "(until the first heartbeat the monitor saw again).\n"
+        if back and start
+        else ""
+    )
+    return (
+        f"Heartbeats from {site} have resumed.\n\n"
+        f"{last_line.replace('Last heartbeat', 'Last heartbeat before the outage')}\n"
+        f"Heartbeat seen again: {iso_z(back) or 'not yet'} (UTC)\n"
+        f"{lasted}{forced}"
+    )
+
+
+def test_subject(site: str) -> str:
+    return f"TEST: {site} internet monitor email"
+
+
+def test_body(site: str, now: datetime) -> str:
+    return (
+        f"This is a test of the lvmbeat monitor's alert email for {site}, sent at "
+        f"{iso_z(now)} (UTC) on request (/email-test).\n\n"
+        "If you read this, alerts reach you. Nothing is wrong.\n"
+    )
+
+
+def compose(settings: Settings, subject: str, body: str, now: datetime) -> EmailMessage:
+    """A plain-text message with the configured sender, recipients and reply-to."""
+    if not settings.email_from_address:
+        raise SettingsError(
+            "LVMBEAT_EMAIL_FROM_ADDRESS is not set; set the sender address "
+            "(e.g. 'lvmbeat <DoNotReply@your-domain>')."
+        )
+    if not settings.email_recipients:
+        raise SettingsError(
+            "LVMBEAT_EMAIL_RECIPIENTS is not set; set comma-separated recipients "
+            "('Name <addr>' allowed)."
+        )
+    message = EmailMessage()
+    message["Subject"] = subject
+    message["From"] = settings.email_from_address
+    message["To"] = ", ".join(settings.email_recipients)
+    if settings.email_reply_to:
+        message["Reply-To"] = settings.email_reply_to
+    message["Date"] = format_datetime(now)
+    sender_domain = parseaddr(settings.email_from_address)[1].rpartition("@")[2]
+    message["Message-ID"] = make_msgid(domain=sender_domain or None)
+    message.set_content(body)
+    return message
+
+
+# --- backends ----------------------------------------------------------------------
+
+
+def build_mailer(settings: Settings) -> Mailer:
+    """The backend the settings ask for; SettingsError names what is missing."""
+    backend = settings.resolved_email_backend()
+    if backend is EmailBackend.OUTBOX:
+        if settings.email_outbox is None:
+            raise SettingsError(
+                "LVMBEAT_EMAIL_BACKEND=outbox needs LVMBEAT_EMAIL_OUTBOX, the folder "
+                "where messages are written."
+            )
+        return OutboxMailer(settings.email_outbox)
+    if backend is EmailBackend.SMTP:
+        if not settings.email_host:
+            raise SettingsError(
+                "LVMBEAT_EMAIL_BACKEND=smtp needs LVMBEAT_EMAIL_HOST (and usually "
+                "LVMBEAT_EMAIL_PORT, LVMBEAT_EMAIL_USERNAME, LVMBEAT_EMAIL_PASSWORD)."
+            )
+        return SmtpMailer(
+            host=settings.email_host,
+            port=settings.email_port,
+            tls=settings.email_tls,
+            username=settings.email_username,
+            password=(
+                settings.email_password.get_secret_value()
+                if settings.email_password
+                else None
+            ),
+            ca_file=settings.email_ca_file,
+        )
+    return AcsMailer.from_settings(settings)
+
+
+class OutboxMailer:
+    """Writes each message as `<time>-<id>.eml` in a folder (local runs)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def send(self, message: EmailMessage) -> None:
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            stamp = datetime.now().strftime("%Y%m%dT%H%M%S")
+            name = f"{stamp}-{make_msgid().strip('<>').split('@')[0]}.eml"
+            # Write then rename, so a reader never sees half a message.
+            with tempfile.NamedTemporaryFile(
+                "wb", dir=self.folder, suffix=".part", delete=False
+            ) as handle:
+                handle.write(bytes(message))
+            os.replace(handle.name, self.folder / name)
+        except OSError as error:
+            raise MailError(
+                f"Could not write the message to the outbox {str(self.folder)!r}: "
+                f"{error.strerror or error}."
+            ) from error
+
+
+class SmtpMailer:
+    """SMTP with STARTTLS and AUTH (when TLS is on), each step bounded by a timeout."""
+
+    def __init__(
+        self,
+        *,
+        host: str,
+        port: int,
+        tls: bool,
+        username: str | None = None,
+        password: str | None = None,
+        ca_file: Path | None = None,
+        timeout: float = SMTP_TIMEOUT_SECONDS,
+    ) -> None:
+        self.host, self.port, self.tls = host, port, tls
+        self._username, self._password = username, password
+        self._ca_file, self._timeout = ca_file, timeout
+
+    def send(self, message: EmailMessage) -> None:
+        where = f"SMTP server {self.host}:{self.port}"
+        if self._username and not self.tls:
+            raise MailError(
+                f"Refusing to send the SMTP password to {where} without TLS; "
+                "set LVMBEAT_EMAIL_TLS=true."
+            )
+        try:
+            with smtplib.SMTP(self.host, self.port, timeout=self._timeout) as smtp:
+                if self.tls:
+                    smtp.starttls(context=self._tls_context())
+                if self._username:
+                    smtp.login(self._username, self._password or "")
+                smtp.send_message(message)
+        except smtplib.SMTPAuthenticationError as error:
+            raise MailError(
+                f"{where} refused the login of {self._username!r} "
+                f"({error.smtp_code}); check LVMBEAT_EMAIL_USERNAME and "
+                "LVMBEAT_EMAIL_PASSWORD."
+            ) from error
+        except smtplib.SMTPResponseException as error:
+            reason = error.smtp_error.decode(errors="replace")
+            raise MailError(f"{where} answered {error.smtp_code} {reason}.") from error
+        except smtplib.SMTPRecipientsRefused as error:
+            raise MailError(
+                f"{where} refused the recipients {sorted(error.recipients)}."
+            ) from error
+        except smtplib.SMTPException as error:
+            raise MailError(f"{where} failed: {error}.") from error
+        except ssl.SSLError as error:
+            raise MailError(
+                f"TLS with {where} failed ({error.reason or error}); check its "
+                "certificate (LVMBEAT_EMAIL_CA_FILE for a private CA)."
+            ) from error
+        except OSError as error:
+            raise MailError(
+                f"Could not reach {where}: {error.strerror or error}."
+            ) from error
+
+    def _tls_context(self) -> ssl.SSLContext:
+        if self._ca_file is not None:
+            return ssl.create_default_context(cafile=str(self._ca_file))
+        return ssl.create_default_context()
+
+
+class AcsMailer:
+    """Azure Communication Services Email: send, then wait (bounded) for the result."""
+
+    def __init__(self, client, *, timeout: float = ACS_TIMEOUT_SECONDS) -> None:
+        self._client = client
+        self._timeout = timeout
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> AcsMailer:
+        from azure.communication.email import EmailClient
+
+        options = {
+            "retry_total": 2,
+            "connection_timeout": 10,
+            "read_timeout": 20,
+            "connection_verify": (
+                str(settings.email_ca_file) if settings.email_ca_file else True
+            ),
+        }
+        if settings.acs_connection_string is not None:
+            client = EmailClient.from_connection_string(
+                settings.acs_connection_string.get_secret_value(), **options
+            )
+        elif settings.acs_endpoint:
+            from azure.identity import DefaultAzureCredential
+
+            client = EmailClient(
+                settings.acs_endpoint, DefaultAzureCredential(), **options
+            )
+        else:
+            raise SettingsError(
+                "LVMBEAT_EMAIL_BACKEND=acs needs LVMBEAT_ACS_ENDPOINT (managed "
+                "identity) or LVMBEAT_ACS_CONNECTION_STRING."
+            )
+        return cls(client)
+
+    def send(self, message: EmailMessage) -> None:
+        from azure.core.exceptions import AzureError
+
+        payload = acs_payload(message)
+        try:
+            poller = self._client.begin_send(payload, polling_interval=ACS_POLL_SECONDS)
+            result = poller.result(timeout=self._timeout)
+        except AzureError as error:
+            raise MailError(
+                f"ACS Email refused or failed the message: {_short(error)}"
+            ) from error
+        if not poller.done():
+            raise MailError(
+                f"ACS Email did not confirm the message within {self._timeout:.0f} s."
+            )
+        status = (result or {}).get("status")
+        if status != "Succeeded":
+            detail = ((result or {}).get("error") or {}).get("message", "")
+            raise MailError(f"ACS Email reported status {status!r}. {detail}".strip())
+
+
+def acs_payload(message: EmailMessage) -> dict:
+    """The ACS Email REST body for a composed message."""
+
+    def addresses(header: str) -> list[dict[str, str]]:
+        found = getaddresses([str(message.get(header, ""))])
+        return [
+            {"address": address, **({"displayName": name} if name else {})}
+            for name, address in found
+            if address
+        ]
+
+    sender = parseaddr(str(message["From"]))[1]
+    payload = {
+        "senderAddress": sender,
+        "recipients": {"to": addresses("To")},
+        "content": {
+            "subject": str(message["Subject"]),
+            "plainText": message.get_content(),
+        },
+    }
+    if message["Reply-To"]:
+        payload["replyTo"] = addresses("Reply-To")
+    return payload
+
+
+def _short(error: Exception) -> str:
+    """The first line of an SDK error: enough to act on, no request dump."""
+    text = str(getattr(error, "message", None) or error).strip()
+    return text.splitlines()[0] if text else type(error).__name__

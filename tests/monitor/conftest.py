@@ -1,0 +1,226 @@
+"""Fixtures for the monitor: an injected clock, stores on Azurite that count their
+requests, services wired to a real SMTP server, and a local ACS Email endpoint."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import ssl
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from urllib.parse import urlparse
+
+import pytest
+from aiohttp import web
+from azure.core.pipeline.transport import HttpTransport, RequestsTransport
+from monitor_support import FakeClock
+
+from lvmbeat.dev.azurite import AzuriteTables
+from lvmbeat.dev.ports import free_port
+from lvmbeat_monitor import runtime
+from lvmbeat_monitor.service import MonitorService
+from lvmbeat_monitor.settings import Settings, load_settings
+from lvmbeat_monitor.state import AzureTableStore
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+class CountingTransport(HttpTransport):
+    """The real HTTP transport, recording each request that goes on the wire."""
+
+    def __init__(self) -> None:
+        self._inner = RequestsTransport()
+        self.requests: list[tuple[str, str]] = []
+        self.statuses: list[int] = []
+        self._lock = threading.Lock()
+
+    def send(self, request, **kwargs):
+        with self._lock:
+            self.requests.append((request.method, urlparse(request.url).path))
+        response = self._inner.send(request, **kwargs)
+        with self._lock:
+            self.statuses.append(response.status_code)
+        return response
+
+    def open(self) -> None:
+        self._inner.open()
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def __enter__(self):
+        self._inner.__enter__()
+        return self
+
+    def __exit__(self, *args) -> None:
+        self._inner.__exit__(*args)
+
+    @property
+    def reads(self) -> int:
+        return sum(1 for method, _ in self.requests if method == "GET")
+
+    @property
+    def writes(self) -> int:
+        return len(self.requests) - self.reads
+
+    def reset(self) -> None:
+        with self._lock:
+            self.requests.clear()
+            self.statuses.clear()
+
+
+@pytest.fixture
+def monitor_env(azurite: AzuriteTables, table_name: str) -> dict[str, str]:
+    """Settings for a monitor on a fresh Azurite table; tests add email settings."""
+    return {
+        "LVMBEAT_STORAGE_CONNECTION_STRING": azurite.connection_string,
+        "LVMBEAT_TABLE_NAME": table_name,
+        "LVMBEAT_SEND_EMAIL_AFTER": "60",
+        "LVMBEAT_CHECK_SCHEDULE": "*/10 * * * * *",
+        "LVMBEAT_SITE_NAME": "LCO",
+        "LVMBEAT_EMAIL_FROM_ADDRESS": "lvmbeat monitor <lvmbeat@monitor.test>",
+        "LVMBEAT_EMAIL_RECIPIENTS": (
+            "LVM Critical <lvm-critical@lco.test>, ops@lco.test"
+        ),
+        "LVMBEAT_EMAIL_REPLY_TO": "LVM Ops <ops@lco.test>",
+    }
+
+
+@dataclass
+class Monitor:
+    """One monitor instance (as one Functions instance would be), and its traffic."""
+
+    service: MonitorService
+    transport: CountingTransport
+
+
+@pytest.fixture
+def make_monitor(clock: FakeClock) -> Callable[..., Monitor]:
+    """Build monitor instances on the same table, each with its own client."""
+
+    def build(env: dict[str, str], *, instance: str | None = None) -> Monitor:
+        settings: Settings = load_settings(env)
+        transport = CountingTransport()
+        store = AzureTableStore.from_settings(settings, transport=transport)
+        service = MonitorService(
+            settings, store, clock=clock, instance=instance or uuid.uuid4().hex[:8]
+        )
+        return Monitor(service, transport)
+
+    return build
+
+
+@pytest.fixture
+def installed_service() -> Iterator[Callable[[MonitorService | None], None]]:
+    """Install a service for function_app's triggers; restore afterwards."""
+    yield runtime.use
+    runtime.use(None)
+
+
+# --- a local ACS Email endpoint -------------------------------------------------
+
+
+@dataclass
+class AcsEndpoint:
+    """Speaks the ACS Email REST API (send + operation status) over HTTPS."""
+
+    port: int
+    access_key: str
+    received: list[dict] = field(default_factory=list)
+    signatures_ok: list[bool] = field(default_factory=list)
+    api_versions: list[str] = field(default_factory=list)
+    fail_with: str | None = None  # an operation status such as "Failed"
+
+    @property
+    def connection_string(self) -> str:
+        return f"endpoint=https://127.0.0.1:{self.port}/;accesskey={self.access_key}"
+
+
+def _signature_ok(request: web.Request, body: bytes, key: str) -> bool:
+    """Check the HMAC-SHA256 signature the ACS SDK puts on each request."""
+    auth = request.headers.get("Authorization", "")
+    if not auth.startswith(
+        "HMAC-SHA256 SignedHeaders=x-ms-date;host;x-ms-content-sha256"
+    ):
+        return False
+    content_hash = base64.b64encode(hashlib.sha256(body).digest()).decode()
+    if request.headers.get("x-ms-content-sha256") != content_hash:
+        return False
+    string_to_sign = (
+        f"{request.method}\n{request.path_qs}\n{request.headers['x-ms-date']};"
+        f"{request.host};{content_hash}"
+    )
+    expected = base64.b64encode(
+        hmac.new(
+            base64.b64decode(key), string_to_sign.encode(), hashlib.sha256
+        ).digest()
+    ).decode()
+    return auth.endswith(f"&Signature={expected}")
+
+
+@pytest.fixture
+def acs_endpoint(server_tls_context: ssl.SSLContext) -> Iterator[AcsEndpoint]:
+    endpoint = AcsEndpoint(
+        port=free_port(), access_key=base64.b64encode(b"acs-test-key").decode()
+    )
+    operations: dict[str, str] = {}
+
+    async def send(request: web.Request) -> web.Response:
+        body = await request.read()
+        endpoint.signatures_ok.append(_signature_ok(request, body, endpoint.access_key))
+        endpoint.api_versions.append(request.query.get("api-version", ""))
+        endpoint.received.append(await request.json())
+        operation = request.headers.get("Operation-Id") or uuid.uuid4().hex
+        operations[operation] = endpoint.fail_with or "Succeeded"
+        location = (
+            f"https://127.0.0.1:{endpoint.port}/emails/operations/{operation}"
+            f"?api-version={request.query.get('api-version')}"
+        )
+        return web.json_response(
+            {"id": operation, "status": "Running"},
+            status=202,
+            headers={"Operation-Location": location, "Retry-After": "0"},
+        )
+
+    async def operation(request: web.Request) -> web.Response:
+        status = operations.get(request.match_info["id"])
+        if status is None:
+            return web.json_response({"error": {"code": "NotFound"}}, status=404)
+        result: dict = {"id": request.match_info["id"], "status": status}
+        if status != "Succeeded":
+            result["error"] = {"code": "Rejected", "message": "Recipient rejected."}
+        return web.json_response(result)
+
+    app = web.Application()
+    app.router.add_post("/emails:send", send)
+    app.router.add_get("/emails/operations/{id}", operation)
+    loop = asyncio.new_event_loop()
+    ready = threading.Event()
+    runner = web.AppRunner(app)
+
+    async def start() -> None:
+        await runner.setup()
+        await web.TCPSite(
+            runner, "127.0.0.1", endpoint.port, ssl_context=server_tls_context
+        ).start()
+        ready.set()
+
+    def serve() -> None:
+        asyncio.set_event_loop(loop)
+        loop.run_until_complete(start())
+        loop.run_forever()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    assert ready.wait(10), "the local ACS endpoint did not start"
+    yield endpoint
+    asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(10)
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(10)

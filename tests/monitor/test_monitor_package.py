@@ -1,0 +1,96 @@
+"""`make package` builds the zip Azure deploys, and requirements.txt covers it."""
+
+from __future__ import annotations
+
+import ast
+import re
+import subprocess
+import sys
+import zipfile
+from importlib import metadata
+from pathlib import Path
+
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+FUNCTION_APP = REPO_ROOT / "function_app"
+
+
+def test_the_package_holds_the_app_and_nothing_else(tmp_path):
+    # A stray cache and local settings must not leak into the deployment.
+    cache = FUNCTION_APP / "lvmbeat_monitor" / "__pycache__"
+    cache.mkdir(exist_ok=True)
+    output = tmp_path / "function_app.zip"
+    subprocess.run(
+        [
+            sys.executable,
+            str(REPO_ROOT / "scripts/package_function_app.py"),
+            "--output",
+            str(output),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    names = set(zipfile.ZipFile(output).namelist())
+    package = {
+        f"lvmbeat_monitor/{path.name}"
+        for path in (FUNCTION_APP / "lvmbeat_monitor").glob("*.py")
+    }
+    assert names == {"function_app.py", "host.json", "requirements.txt"} | package
+
+
+def pinned_requirements() -> dict[str, str]:
+    pins = {}
+    for line in (FUNCTION_APP / "requirements.txt").read_text().splitlines():
+        line = line.split("#")[0].strip()
+        if line:
+            name, _, version = line.partition("==")
+            assert version, f"{line!r} in requirements.txt is not pinned with =="
+            pins[name.lower()] = version
+    return pins
+
+
+def imported_distributions() -> set[str]:
+    """Third-party distributions the deployed code imports."""
+    modules = set()
+    for path in [FUNCTION_APP / "function_app.py", *FUNCTION_APP.rglob("*.py")]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                modules |= {alias.name for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                modules.add(node.module)
+    distributions = set()
+    for module in modules:
+        top = module.split(".")[0]
+        if top in sys.stdlib_module_names or top in {"lvmbeat_monitor", "function_app"}:
+            continue
+        if top == "azure":  # a namespace: azure.data.tables -> azure-data-tables
+            parts = module.split(".")
+            for size in (3, 2):
+                name = "-".join(parts[:size])
+                try:
+                    metadata.distribution(name)
+                except metadata.PackageNotFoundError:
+                    continue
+                distributions.add(name)
+                break
+            continue
+        distributions.update(
+            name.lower() for name in metadata.packages_distributions()[top]
+        )
+    return distributions
+
+
+def test_requirements_pin_every_package_the_app_imports():
+    pins = pinned_requirements()
+    imported = imported_distributions()
+    assert {"azure-data-tables", "azure-communication-email", "pydantic"} <= imported
+    assert imported <= set(pins), f"not pinned: {sorted(imported - set(pins))}"
+
+
+def test_requirements_pin_azure_functions_1x_for_python_312():
+    assert re.fullmatch(r"1\.\d+\.\d+", pinned_requirements()["azure-functions"])
+
+
+def test_requirements_match_what_the_tests_ran_against():
+    for name, version in pinned_requirements().items():
+        assert metadata.version(name) == version, name
