@@ -67,9 +67,7 @@ def test_the_monitor_runs_python_312_on_a_linux_flex_consumption_plan(deployment
     _, plan = app.only("Microsoft.Web/serverfarms")
     assert plan["sku"] == {"tier": "FlexConsumption", "name": "FC1"}
     assert plan["properties"]["reserved"] is True
-    assert app.resource_config(app.symbols_of_type("Microsoft.Web/sites")[0])[
-        "kind"
-    ] == ("functionapp,linux")
+    assert site["kind"] == "functionapp,linux"
     config = site["properties"]["functionAppConfig"]
     assert config["runtime"] == {"name": "python", "version": "3.12"}
     assert site["properties"]["httpsOnly"] is True
