@@ -1,0 +1,170 @@
+"""The function app's settings in Bicep: what the monitor needs, nothing Flex refuses.
+
+The monitor's settings model (function_app/lvmbeat_monitor/settings.py) names in
+SET_BY_INFRA the settings infra must set. These tests hold the template and that set
+together, so neither side can change alone.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bicep_reader import Deployment, dotted, edit
+
+from lvmbeat_monitor.settings import DEFAULT_CHECK_SCHEDULE, SET_BY_INFRA, Settings
+
+
+# Settings Flex Consumption deprecates and refuses: its runtime, scale and package live
+# in functionAppConfig. Source: Azure Functions app settings reference, "Flex
+# Consumption plan deprecations" (the same list `az functionapp flex-migration` drops).
+FLEX_REJECTED = frozenset(
+    {
+        "ENABLE_ORYX_BUILD",
+        "FUNCTIONS_EXTENSION_VERSION",
+        "FUNCTIONS_WORKER_RUNTIME",
+        "FUNCTIONS_WORKER_RUNTIME_VERSION",
+        "FUNCTIONS_MAX_HTTP_CONCURRENCY",
+        "FUNCTIONS_WORKER_PROCESS_COUNT",
+        "FUNCTIONS_WORKER_DYNAMIC_CONCURRENCY_ENABLED",
+        "SCM_DO_BUILD_DURING_DEPLOYMENT",
+        "WEBSITE_CONTENTAZUREFILECONNECTIONSTRING",
+        "WEBSITE_CONTENTOVERVNET",
+        "WEBSITE_CONTENTSHARE",
+        "WEBSITE_DNS_SERVER",
+        "WEBSITE_MAX_DYNAMIC_APPLICATION_SCALE_OUT",
+        "WEBSITE_NODE_DEFAULT_VERSION",
+        "WEBSITE_RUN_FROM_PACKAGE",
+        "WEBSITE_SKIP_CONTENTSHARE_VALIDATION",
+        "WEBSITE_VNET_ROUTE_ALL",
+        "AzureWebJobsDashboard",
+    }
+)
+
+
+def settings_mismatch(template_names: set[str], required: frozenset[str]) -> str | None:
+    """What differs between the LVMBEAT_* settings Bicep sets and SET_BY_INFRA."""
+    set_by_bicep = {name for name in template_names if name.startswith("LVMBEAT_")}
+    missing = sorted(required - set_by_bicep)
+    unexpected = sorted(set_by_bicep - required)
+    if not missing and not unexpected:
+        return None
+    return (
+        f"infra/main.bicep (monitorSettings) lacks {missing} and sets {unexpected} "
+        "that SET_BY_INFRA in settings.py does not list; change both together"
+    )
+
+
+def rejected_by_flex(template_names: set[str]) -> set[str]:
+    rejected = {name.upper() for name in FLEX_REJECTED}
+    return {name for name in template_names if name.upper() in rejected}
+
+
+def test_bicep_sets_exactly_the_settings_the_monitor_requires_in_azure(deployment):
+    assert settings_mismatch(set(deployment.app_settings()), SET_BY_INFRA) is None
+
+
+def test_every_setting_infra_must_set_is_one_the_settings_model_reads():
+    aliases = {field.alias for field in Settings.model_fields.values()}
+    assert SET_BY_INFRA <= aliases, sorted(SET_BY_INFRA - aliases)
+
+
+def test_the_cross_check_trips_when_the_template_drops_a_setting(infra_copy: Path):
+    edit(infra_copy / "main.bicep", "  LVMBEAT_EMAIL_REPLY_TO: emailReplyTo\n", "")
+    names = set(Deployment.load(infra_copy).app_settings())
+    problem = settings_mismatch(names, SET_BY_INFRA)
+    assert problem is not None and "LVMBEAT_EMAIL_REPLY_TO" in problem
+
+
+def test_the_cross_check_trips_when_the_template_adds_a_setting(infra_copy: Path):
+    edit(
+        infra_copy / "main.bicep",
+        "  LVMBEAT_EMAIL_BACKEND: 'acs'\n",
+        "  LVMBEAT_EMAIL_BACKEND: 'acs'\n  LVMBEAT_EMAIL_HOST: 'smtp.example.org'\n",
+    )
+    names = set(Deployment.load(infra_copy).app_settings())
+    problem = settings_mismatch(names, SET_BY_INFRA)
+    assert problem is not None and "LVMBEAT_EMAIL_HOST" in problem
+
+
+def test_the_cross_check_trips_when_the_settings_model_requires_more(deployment):
+    grown = SET_BY_INFRA | {"LVMBEAT_SOMETHING_NEW"}
+    problem = settings_mismatch(set(deployment.app_settings()), grown)
+    assert problem is not None and "LVMBEAT_SOMETHING_NEW" in problem
+
+
+def test_no_app_setting_is_one_flex_consumption_refuses(deployment):
+    assert rejected_by_flex(set(deployment.app_settings())) == set()
+
+
+def test_the_flex_check_trips_on_a_legacy_runtime_setting(infra_copy: Path):
+    edit(
+        infra_copy / "modules" / "functionapp.bicep",
+        "  AZURE_CLIENT_ID: identityClientId\n",
+        "  AZURE_CLIENT_ID: identityClientId\n  FUNCTIONS_WORKER_RUNTIME: 'python'\n",
+    )
+    names = set(Deployment.load(infra_copy).app_settings())
+    assert rejected_by_flex(names) == {"FUNCTIONS_WORKER_RUNTIME"}
+
+
+def test_the_monitor_reads_its_table_and_sends_email_the_azure_way(deployment):
+    settings = deployment.app_settings()
+    assert settings["LVMBEAT_EMAIL_BACKEND"] == "acs"
+    assert dotted(settings["LVMBEAT_TABLE_ENDPOINT"]) == "storage.outputs.tableEndpoint"
+    assert dotted(settings["LVMBEAT_ACS_ENDPOINT"]) == "email.outputs.endpoint"
+    assert (
+        dotted(settings["LVMBEAT_EMAIL_FROM_ADDRESS"]) == "email.outputs.senderAddress"
+    )
+    assert settings["LVMBEAT_TABLE_NAME"] == "tableName"
+    # The table the monitor is told to use is the table the template creates.
+    storage_params = deployment.main.module_params("storage")
+    assert storage_params["tableName"] == "tableName"
+    _, table = deployment.modules["storage"].only(
+        "Microsoft.Storage/storageAccounts/tableServices/tables"
+    )
+    assert table["name"] == "tableName"
+    assert deployment.main.parameters["tableName"]["default"] == "lvmbeat"
+
+
+def test_the_email_settings_come_from_the_acs_resources(deployment):
+    email = deployment.modules["email"]
+    assert email.outputs["endpoint"]["value"] == (
+        "https://${communicationService.properties.hostName}"
+    )
+    assert email.outputs["senderAddress"]["value"] == (
+        "DoNotReply@${managedDomain.properties.mailFromSenderDomain}"
+    )
+    _, domain = email.only("Microsoft.Communication/emailServices/domains")
+    assert domain["properties"]["domainManagement"] == "AzureManaged"
+    _, acs = email.only("Microsoft.Communication/communicationServices")
+    assert [dotted(link) for link in acs["properties"]["linkedDomains"]] == [
+        "managedDomain.id"
+    ]
+
+
+def test_the_default_check_schedule_is_the_monitor_default(deployment):
+    settings = deployment.app_settings()
+    assert settings["LVMBEAT_CHECK_SCHEDULE"] == "checkSchedule"
+    default = deployment.main.parameters["checkSchedule"]["default"]
+    assert default == DEFAULT_CHECK_SCHEDULE == "*/30 * * * * *"
+
+
+def test_recipients_of_outage_emails_and_watcher_alerts_are_the_same(deployment):
+    settings = deployment.app_settings()
+    joined = settings["LVMBEAT_EMAIL_RECIPIENTS"]["function"]
+    assert joined["type"] == "join"
+    assert "emailRecipients" in joined["parameters"].values()
+    assert deployment.main.module_params("watcher")["recipients"] == "emailRecipients"
+
+
+def test_host_storage_telemetry_and_sdks_use_the_managed_identity(deployment):
+    settings = deployment.app_settings()
+    assert "AzureWebJobsStorage" not in settings  # no connection string form
+    assert settings["AzureWebJobsStorage__credential"] == "managedidentity"
+    assert settings["AzureWebJobsStorage__clientId"] == "identityClientId"
+    assert settings["AZURE_CLIENT_ID"] == "identityClientId"
+    assert settings["APPLICATIONINSIGHTS_AUTHENTICATION_STRING"] == (
+        "ClientId=${identityClientId};Authorization=AAD"
+    )
+    params = deployment.main.module_params("functionApp")
+    assert dotted(params["identityClientId"]) == "identity.outputs.clientId"
+    assert dotted(params["identityId"]) == "identity.outputs.id"
