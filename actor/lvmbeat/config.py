@@ -172,12 +172,23 @@ class BeatConfig(_Section):
         return self
 
 
-def merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+# Entries under these paths are replaced whole, never merged key by key: a check that
+# moves from tcp to icmp must not keep the default's port.
+WHOLE_ENTRIES = frozenset({("network", "checks")})
+
+
+def merge(
+    base: Mapping[str, Any],
+    override: Mapping[str, Any],
+    *,
+    path: tuple[str, ...] = (),
+) -> dict[str, Any]:
     """Deep-merge mappings; lists and scalars in ``override`` replace those in base."""
     merged = dict(base)
     for key, value in override.items():
-        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
-            merged[key] = merge(merged[key], value)
+        mergeable = isinstance(value, Mapping) and isinstance(merged.get(key), Mapping)
+        if mergeable and path not in WHOLE_ENTRIES:
+            merged[key] = merge(merged[key], value, path=(*path, key))
         else:
             merged[key] = value
     return merged
