@@ -18,6 +18,7 @@ from clu import AMQPClient
 
 from lvmbeat.clock import Clock, iso_z, utc_now
 from lvmbeat.config import EcpSection
+from lvmbeat.tally import Tally
 
 
 class Decision(StrEnum):
@@ -116,9 +117,9 @@ class Emitter:
         self.last_attempt: datetime | None = None
         self.last_error: str | None = None
         self.state = EmissionState.NEVER
-        self.attempts = 0
+        #: Finished attempts, awaitable (`await emitter.attempts.reach(n)`).
+        self.attempts = Tally()
         self._task: asyncio.Task[None] | None = None
-        self._attempt_done = asyncio.Condition()
 
     @property
     def target(self) -> str:
@@ -164,9 +165,7 @@ class Emitter:
         else:
             self.last_emitted = started
             self._record(EmissionState.OK, None)
-        async with self._attempt_done:
-            self.attempts += 1
-            self._attempt_done.notify_all()
+        self.attempts.add()
 
     def _record(self, state: EmissionState, error: str | None) -> None:
         previous = self.state
@@ -182,11 +181,6 @@ class Emitter:
                 f"{error}. last_emitted_ecp stays {iso_z(self.last_emitted)}; "
                 "retrying on the next set."
             )
-
-    async def wait_attempts(self, count: int) -> None:
-        """Wait until ``count`` attempts in total have finished (tests, tools)."""
-        async with self._attempt_done:
-            await self._attempt_done.wait_for(lambda: self.attempts >= count)
 
     async def stop(self) -> None:
         if self._task is not None and not self._task.done():

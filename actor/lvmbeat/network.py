@@ -17,6 +17,7 @@ from enum import StrEnum
 import icmplib
 
 from lvmbeat.config import CheckMethod, NetworkCheckConfig, NetworkSection
+from lvmbeat.tally import Tally
 
 
 class ProbeFailed(Exception):
@@ -128,8 +129,8 @@ class NetworkMonitor:
         self.states = {
             name: CheckState(config.failures_to_down) for name in config.checks
         }
-        self.rounds = 0
-        self._round_done = asyncio.Condition()
+        #: Finished probe rounds, awaitable (`await monitor.rounds.reach(n)`).
+        self.rounds = Tally()
 
     def is_up(self, name: str) -> bool:
         return self.states[name].up
@@ -169,15 +170,7 @@ class NetworkMonitor:
                         f"down after {state.consecutive_failures} failed probes: "
                         f"{error}"
                     )
-        async with self._round_done:
-            self.rounds += 1
-            self._round_done.notify_all()
-
-    async def wait_rounds(self, count: int) -> None:
-        """Wait until ``count`` more probe rounds have finished (tests, tools)."""
-        async with self._round_done:
-            target = self.rounds + count
-            await self._round_done.wait_for(lambda: self.rounds >= target)
+        self.rounds.add()
 
     async def run(self) -> None:
         """Probe forever; a failure of the loop itself is logged, the loop goes on."""

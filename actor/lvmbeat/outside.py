@@ -17,6 +17,7 @@ import httpx
 from lvmbeat import __version__
 from lvmbeat.clock import Clock, iso_z, utc_now
 from lvmbeat.config import OutsideMonitorSection
+from lvmbeat.tally import Tally
 
 
 def heartbeat_url(url: str) -> str:
@@ -51,8 +52,8 @@ class OutsidePinger:
         self.last_emitted: datetime | None = None
         self.last_error: str | None = None
         self.reachable: bool | None = None  # None until the first call
-        self.calls = 0
-        self._call_done = asyncio.Condition()
+        #: Finished calls, awaitable (`await pinger.calls.reach(n)`).
+        self.calls = Tally()
         self._client: httpx.AsyncClient | None = None
 
     @property
@@ -80,9 +81,7 @@ class OutsidePinger:
         else:
             self.last_emitted = self.clock()
             self._record(None)
-        async with self._call_done:
-            self.calls += 1
-            self._call_done.notify_all()
+        self.calls.add()
 
     def _record(self, error: str | None) -> None:
         self.last_error = error
@@ -99,11 +98,6 @@ class OutsidePinger:
                 f"{self.config.interval} s."
             )
         self.reachable = reachable
-
-    async def wait_calls(self, count: int) -> None:
-        """Wait until ``count`` calls in total have finished (for tests and tools)."""
-        async with self._call_done:
-            await self._call_done.wait_for(lambda: self.calls >= count)
 
     async def run(self) -> None:
         """Call the monitor forever; never dies, closes its client when cancelled."""

@@ -22,6 +22,7 @@ from clu.parsers.click import CluGroup, help_, ping, version
 
 from lvmbeat import __version__
 from lvmbeat.clock import iso_z, utc_now
+from lvmbeat.tally import Tally
 
 
 class DomeState(StrEnum):
@@ -57,6 +58,7 @@ for _builtin in (ping, version, help_):
 async def heartbeat(command: Command[SimulatedEcp]) -> None:
     """Write the PLC heartbeat (after the configured delay, or fail when told to)."""
     sim = command.actor
+    sim.requests.add()
     if sim.delay > 0:
         await asyncio.sleep(sim.delay)  # a slow PLC call, on purpose
     if sim.failing:
@@ -126,7 +128,9 @@ class SimulatedEcp(AMQPActor):
         self.dome = DomeState.OPEN
         self.last_heartbeat: datetime | None = None
         self.heartbeats_received = 0
-        #: Called with each accepted heartbeat (tests and benchmarks time arrivals).
+        #: `heartbeat` commands that arrived (before any delay), awaitable.
+        self.requests = Tally()
+        #: Called at each accepted heartbeat (tests and benchmarks time arrivals).
         self.on_heartbeat: list[Callable[[], None]] = []
         self._dome_closed = asyncio.Event()
         self._plc_timer: asyncio.TimerHandle | None = None
