@@ -9,6 +9,7 @@ a final code, so the caller would wait forever.
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 
 from typing import Any
@@ -159,7 +160,7 @@ class BeatActor(AMQPActor):
             version=__version__,
             log_dir=config.actor.log_dir,
             verbose=verbose,
-            schema=STATUS_SCHEMA,
+            schema=copy.deepcopy(STATUS_SCHEMA),  # CLU edits the schema it gets
             config=config.model_dump(mode="json", exclude={"outside_monitor": {"key"}}),
         )
         self.beat_config = config

@@ -178,7 +178,7 @@ class Emitter:
                 self.log.warning(f"{self.target} succeeds again.")
         else:
             self.log.error(
-                f"{error}. last_emitted_ecp stays {iso_z(self.last_emitted)}; "
+                f"{error} (last_emitted_ecp stays {iso_z(self.last_emitted)}); "
                 "retrying on the next set."
             )
 

@@ -9,6 +9,7 @@ the benchmarks use it in place of the enclosure.
 from __future__ import annotations
 
 import asyncio
+import copy
 from collections.abc import Callable
 from datetime import datetime
 from enum import StrEnum
@@ -120,7 +121,7 @@ class SimulatedEcp(AMQPActor):
             version=__version__,
             verbose=verbose,
             log_dir=log_dir,
-            schema=SIMULATOR_SCHEMA,
+            schema=copy.deepcopy(SIMULATOR_SCHEMA),  # CLU edits the schema it gets
         )
         self.delay = delay
         self.failing = failing
