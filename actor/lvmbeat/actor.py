@@ -26,6 +26,7 @@ from lvmbeat.emitter import EmissionState, Emitter, send_bounded
 from lvmbeat.heartbeats import HeartbeatRegistry, UnknownHeartbeat
 from lvmbeat.network import NetworkMonitor
 from lvmbeat.outside import OutsidePinger
+from lvmbeat.tally import Tally
 
 
 # Seconds between attempts when the broker is not there at start.
@@ -174,6 +175,8 @@ class BeatActor(AMQPActor):
             config.ecp, send=self._send_ecp, log=self.log, clock=clock
         )
         self._background: list[asyncio.Task[None]] = []
+        #: Broker reconnections after a drop, awaitable (tests and tools).
+        self.reconnections = Tally()
 
     async def _send_ecp(self) -> None:
         ecp = self.beat_config.ecp
@@ -244,6 +247,12 @@ class BeatActor(AMQPActor):
                     "fix actor.host/actor.port."
                 )
                 await asyncio.sleep(self.broker_retry_interval)
+        connection = self.connection.connection
+        assert connection is not None
+        # aio-pika retries a dropped connection every 5 s and restores the queues;
+        # say so in the log, once per drop and once per return.
+        connection.close_callbacks.add(self._on_broker_lost)
+        connection.reconnect_callbacks.add(self._on_broker_back)
         self.log.info(
             f"Actor {self.name!r} connected to {actor.host}:{actor.port}; heartbeats: "
             f"{', '.join(self.heartbeats.names)}; emits {self.emitter.target}."
@@ -253,6 +262,19 @@ class BeatActor(AMQPActor):
             asyncio.create_task(self.outside.run(), name="lvmbeat outside monitor"),
         ]
         return self
+
+    def _on_broker_lost(self, _connection: Any, error: BaseException | None) -> None:
+        if error is None or isinstance(error, asyncio.CancelledError):
+            return  # our own close at stop
+        actor = self.beat_config.actor
+        self.log.error(
+            f"Lost the RabbitMQ connection to {actor.host}:{actor.port} ({error!r}); "
+            "reconnecting every 5 s. Emissions fail fast meanwhile."
+        )
+
+    def _on_broker_back(self, _connection: Any) -> None:
+        self.log.warning("RabbitMQ connection restored; commands flow again.")
+        self.reconnections.add()
 
     async def stop(self) -> None:
         """Cancel and await every background task, then close the broker connection."""
