@@ -60,8 +60,8 @@ async def heartbeat(command: Command[SimulatedEcp]) -> None:
     """Write the PLC heartbeat (after the configured delay, or fail when told to)."""
     sim = command.actor
     sim.requests.add()
-    if sim.delay > 0:
-        await asyncio.sleep(sim.delay)  # a slow PLC call, on purpose
+    if sim.delay > 0 and await sim.stopped_during(sim.delay):
+        return  # shutting down mid-call, like a real actor: no reply
     if sim.failing:
         command.fail("Failed to set heartbeat.")
         return
@@ -134,6 +134,8 @@ class SimulatedEcp(AMQPActor):
         #: Called at each accepted heartbeat (tests and benchmarks time arrivals).
         self.on_heartbeat: list[Callable[[], None]] = []
         self._dome_closed = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._slow_calls: set[asyncio.Task[object]] = set()
         self._plc_timer: asyncio.TimerHandle | None = None
 
     async def start(self, **kwargs: Any) -> SimulatedEcp:
@@ -141,7 +143,23 @@ class SimulatedEcp(AMQPActor):
         self._arm_plc_timer()
         return self
 
+    async def stopped_during(self, seconds: float) -> bool:
+        """Take ``seconds``, as a slow PLC call would; True if stopped meanwhile."""
+        task = asyncio.current_task()
+        assert task is not None
+        self._slow_calls.add(task)
+        try:
+            await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
+        except TimeoutError:
+            return False
+        finally:
+            self._slow_calls.discard(task)
+        return True
+
     async def stop(self) -> None:
+        """End slow calls without replying, stop the PLC timer, then disconnect."""
+        self._stopping.set()
+        await asyncio.gather(*self._slow_calls, return_exceptions=True)
         if self._plc_timer is not None:
             self._plc_timer.cancel()
         await self.timed_commands.stop()
