@@ -4,10 +4,22 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+import yaml
 
-from lvmbeat.config import ConfigError, load_config
+from lvmbeat.config import (
+    DEFAULT_CONFIG_PATH,
+    ConfigError,
+    load_config,
+    merge,
+    validate_config,
+)
+
+
+def load_default() -> dict:
+    return yaml.safe_load(DEFAULT_CONFIG_PATH.read_text())
 
 
 def write(tmp_path, text: str):
@@ -123,3 +135,21 @@ def test_the_actor_does_not_start_with_an_invalid_config(tmp_path):
 
     assert result.returncode != 0
     assert "timeout='soon'" in result.stderr
+
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_make_run_config_is_valid_and_probes_only_loopback():
+    config = load_config(REPO_ROOT / "actor" / "config.local.yaml", environ={})
+
+    assert config.actor.name == "lvmbeat"
+    assert {check.host for check in config.network.checks.values()} == {"127.0.0.1"}
+
+
+def test_the_kubernetes_example_config_is_valid():
+    documents = list(yaml.safe_load_all((REPO_ROOT / "actor" / "k8s.yaml").read_text()))
+    (config_map,) = [d for d in documents if d["kind"] == "ConfigMap"]
+    raw = yaml.safe_load(config_map["data"]["lvmbeat.yaml"])
+
+    assert validate_config(merge(load_default(), raw)).actor.name == "lvmbeat"
