@@ -22,7 +22,7 @@ from clu.parsers.click import CluGroup, get_schema, help_, keyword, ping, versio
 from lvmbeat import __version__
 from lvmbeat.clock import Clock, iso_z, utc_now
 from lvmbeat.config import BeatConfig, CheckMethod
-from lvmbeat.emitter import EmissionState, Emitter, send_bounded
+from lvmbeat.emitter import Decision, EmissionState, Emitter, send_bounded
 from lvmbeat.heartbeats import HeartbeatRegistry, UnknownHeartbeat
 from lvmbeat.network import NetworkMonitor
 from lvmbeat.outside import OutsidePinger
@@ -187,7 +187,13 @@ class BeatActor(AMQPActor):
             critical_current=self.heartbeats.critical_current(),
             blocking_down=self.network.blocking_down(),
         )
-        self.log.debug(f"Emission decision after set: {decision.value}.")
+        if decision is Decision.STALE:
+            detail = f" ({', '.join(self.heartbeats.stale_critical())})"
+        elif decision is Decision.NETWORK_DOWN:
+            detail = f" ({', '.join(self.network.blocking_down())})"
+        else:
+            detail = ""
+        self.log.debug(f"Emission decision after set: {decision.value}{detail}.")
 
     def status(self) -> dict[str, Any]:
         """The `status` keywords (contract shape plus detail keywords)."""

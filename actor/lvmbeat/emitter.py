@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -79,15 +80,19 @@ async def send_bounded(
     """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
-    command = await asyncio.wait_for(
-        client.send_command(actor, command_string, await_command=False),
-        timeout=timeout,
-    )
+    # Our own id, so the entry CLU registers before publishing can always be removed:
+    # a command that timed out (even mid-publish) would otherwise stay there forever.
+    command_id = str(uuid.uuid4())
     try:
+        command = await asyncio.wait_for(
+            client.send_command(
+                actor, command_string, command_id=command_id, await_command=False
+            ),
+            timeout=timeout,
+        )
         await asyncio.wait_for(command, timeout=max(deadline - loop.time(), 0))
     finally:
-        # A command that timed out would otherwise stay in CLU's table forever.
-        client.running_commands.pop(str(command.command_id), None)
+        client.running_commands.pop(command_id, None)
     if command.status.did_fail:
         errors = [
             str(reply.message["error"])
@@ -149,7 +154,8 @@ class Emitter:
         started = self.clock()
         self.last_attempt = started
         try:
-            await send_bounded_or(self.send, self.config.command_timeout)
+            # A second bound, for senders that do not bound themselves.
+            await asyncio.wait_for(self.send(), timeout=self.config.command_timeout)
         except TimeoutError:
             self._record(
                 EmissionState.TIMEOUT,
@@ -190,8 +196,3 @@ class Emitter:
             except asyncio.CancelledError:
                 pass
         self._task = None
-
-
-async def send_bounded_or(send: Callable[[], Awaitable[None]], timeout: float) -> None:
-    """Await ``send`` for at most ``timeout`` s (a second guard on injected senders)."""
-    await asyncio.wait_for(send(), timeout=timeout)

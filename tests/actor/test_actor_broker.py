@@ -55,6 +55,7 @@ async def test_the_actor_survives_its_broker_connection_closing_and_resumes_emit
     actor.consider_emission()
     await actor.emitter.attempts.reach(2)
     assert actor.emitter.state.value in ("timeout", "failed")
+    assert not actor.running_commands  # nothing left behind by the cut-off publish
 
     await broker_proxy.open()
     await actor.reconnections.reach(1)
