@@ -66,6 +66,8 @@ def make_config(
                 "outside_monitor": {"url": None, "key": None},
                 "network": {
                     "interval": 0.05,
+                    # Generous, so a loaded machine never fails a loopback probe.
+                    "timeout": 2,
                     "failures_to_down": 2,
                     "checks": {
                         "lco": {

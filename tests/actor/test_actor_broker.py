@@ -43,7 +43,7 @@ async def test_the_actor_survives_its_broker_connection_closing_and_resumes_emit
     config = make_config(
         {
             "actor": {"port": broker_proxy.port},
-            "ecp": {"cutoff": 0, "command_timeout": 0.3},
+            "ecp": {"cutoff": 0, "command_timeout": 1},
         }
     )
     actor = await start_actor(config)

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 from actor_support import LocalListener, command, final
+from hypothesis import given
+from hypothesis import strategies as st
 
 from lvmbeat.config import CheckMethod, NetworkSection
 from lvmbeat.network import (
@@ -142,3 +144,19 @@ async def test_a_check_not_listed_in_block_emission_is_reported_but_does_not_blo
     assert status["network"]["outside"] is False
     assert status["network"]["internet"] is False  # what lvmecp reads
     assert status["last_emitted_ecp"] is not None
+
+
+@given(results=st.lists(st.booleans(), max_size=40), failures_to_down=st.integers(1, 5))
+def test_a_check_is_down_exactly_when_the_last_n_probes_all_failed(
+    results, failures_to_down
+):
+    state = CheckState(failures_to_down=failures_to_down)
+    for ok in results:
+        state.record(None if ok else "refused")
+
+    trailing_failures = 0
+    for ok in reversed(results):
+        if ok:
+            break
+        trailing_failures += 1
+    assert state.up is (trailing_failures < failures_to_down)

@@ -67,7 +67,14 @@ async def test_the_actor_calls_the_monitor_with_the_key_and_reports_it(
     make_config, start_actor, client, fake_monitor
 ):
     config = make_config(
-        {"outside_monitor": {"url": fake_monitor.url, "key": "k-123", "interval": 0.05}}
+        {
+            "outside_monitor": {
+                "url": fake_monitor.url,
+                "key": "k-123",
+                "interval": 0.2,
+                "timeout": 0.19,
+            }
+        }
     )
     actor = await start_actor(config)
 
@@ -85,7 +92,7 @@ async def test_the_actor_calls_the_monitor_with_the_key_and_reports_it(
 async def test_the_environment_url_wins_over_the_config_file(tmp_path, fake_monitor):
     config_file = tmp_path / "lvmbeat.yaml"
     config_file.write_text(
-        "outside_monitor: {url: 'http://127.0.0.1:9/wrong', interval: 0.05}\n"
+        "outside_monitor: {url: 'http://127.0.0.1:9/wrong', interval: 1}\n"
     )
 
     config = load_config(
@@ -108,7 +115,7 @@ async def test_the_environment_url_wins_over_the_config_file(tmp_path, fake_moni
 async def test_a_down_monitor_is_logged_when_it_goes_down_and_when_it_returns(
     fake_monitor, caplog
 ):
-    config = OutsideMonitorSection(url=fake_monitor.url, interval=0.05)
+    config = OutsideMonitorSection(url=fake_monitor.url, interval=0.2, timeout=0.19)
     pinger = OutsidePinger(config, log=logging.getLogger("test.outside"))
     task = asyncio.create_task(pinger.run())
     await pinger.calls.reach(1)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import signal
+import sys
+
 from actor_support import final
 
 from lvmbeat.simulator import DomeState
@@ -68,3 +72,24 @@ async def test_an_operator_can_reopen_a_closed_dome(start_ecp, client):
     reply = await ecp_command(client, ecp.sim, "open")
 
     assert final(reply)["dome"] == "open"
+
+
+async def test_the_simulated_overwatcher_keeps_lvmecp_fed(
+    make_config, start_actor, start_ecp
+):
+    ecp = await start_ecp()
+    actor = await start_actor(make_config({"ecp": {"cutoff": 0}}))
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "lvmbeat", "simulate", "overwatcher",
+        "--actor", actor.name, "--interval", "0.1", "--host", "127.0.0.1",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        await ecp.arrivals.get()
+        await ecp.arrivals.get()  # a second emission: the sets keep coming
+    finally:
+        process.send_signal(signal.SIGINT)
+        output, _ = await process.communicate()
+
+    assert process.returncode == 0, output.decode()
+    assert f"{actor.name} set overwatcher: ok" in output.decode()
