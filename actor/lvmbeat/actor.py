@@ -17,6 +17,7 @@ from typing import Any
 import click
 
 from clu import AMQPActor, Command
+from clu.exceptions import CluError
 from clu.parsers.click import CluGroup, get_schema, help_, keyword, ping, version
 
 from lvmbeat import __version__
@@ -141,6 +142,10 @@ async def status(command: Command[BeatActor]) -> None:
     command.finish(**command.actor.status())
 
 
+class ActorStartError(RuntimeError):
+    """The actor cannot start for a reason that retrying will not fix."""
+
+
 class BeatActor(AMQPActor):
     """The on-site lvmbeat actor."""
 
@@ -245,6 +250,12 @@ class BeatActor(AMQPActor):
             try:
                 await super().start(**kwargs)
                 break
+            except CluError as error:
+                # CLU's exclusive commands queue is held by another actor of this name.
+                raise ActorStartError(
+                    f"Cannot start actor {self.name!r}: {error} Stop the other "
+                    "instance or give this one another actor.name."
+                ) from error
             except ConnectionError as error:
                 self.log.error(
                     f"RabbitMQ is not reachable at {actor.host}:{actor.port} "

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from actor_support import command, final
+
+from lvmbeat.actor import ActorStartError
 
 
 async def test_status_before_any_heartbeat_has_the_contract_shape(
@@ -81,3 +84,13 @@ async def test_the_builtin_ping_and_help_still_answer(make_config, start_actor, 
 
     assert ping.status.did_succeed
     assert any("set" in line for line in final(help_)["help"])
+
+
+async def test_a_second_actor_with_the_same_name_is_refused_with_a_clear_error(
+    make_config, start_actor
+):
+    config = make_config()
+    await start_actor(config)
+
+    with pytest.raises(ActorStartError, match="another actor.name"):
+        await start_actor(config)

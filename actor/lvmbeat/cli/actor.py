@@ -15,7 +15,7 @@ import click
 
 from sdsstools.daemonizer import DaemonGroup
 
-from lvmbeat.actor import BeatActor, actor_log_level
+from lvmbeat.actor import ActorStartError, BeatActor, actor_log_level
 from lvmbeat.cli._running import until_signalled
 from lvmbeat.config import ConfigError, load_config
 
@@ -35,6 +35,9 @@ def actor() -> None:
         config = load_config(_config_path(ctx))
     except ConfigError as error:
         raise click.ClickException(str(error)) from None
-    asyncio.run(
-        until_signalled(lambda: BeatActor(config, verbose=actor_log_level(debug)))
-    )
+    try:
+        asyncio.run(
+            until_signalled(lambda: BeatActor(config, verbose=actor_log_level(debug)))
+        )
+    except ActorStartError as error:
+        raise click.ClickException(str(error)) from None
