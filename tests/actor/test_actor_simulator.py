@@ -3,16 +3,27 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import signal
 import sys
 
-from actor_support import final
+from actor_support import command, final
 
-from lvmbeat.simulator import DomeState
+from clu.model import Model
+
+from lvmbeat.simulator import SIMULATOR_SCHEMA, DomeState
+
+
+SIMULATOR_VALIDATOR = Model("lvmecp", copy.deepcopy(SIMULATOR_SCHEMA)).validator
 
 
 async def ecp_command(client, sim, text: str):
-    return await client.send_command(sim.name, text)
+    """One command to the simulator; every reply must pass its schema."""
+    sent = await asyncio.wait_for(client.send_command(sim.name, text), 10)
+    for reply in sent.replies:
+        assert reply.message_code != "e", reply.message
+        SIMULATOR_VALIDATOR.validate(reply.message)
+    return sent
 
 
 async def test_the_dome_closes_when_heartbeats_stop(
@@ -20,7 +31,7 @@ async def test_the_dome_closes_when_heartbeats_stop(
 ):
     ecp = await start_ecp(dome_timeout=0.5)
     actor = await start_actor(make_config())
-    await client.send_command(actor.name, "set overwatcher")
+    await command(client, actor.name, "set overwatcher")
     await ecp.arrivals.get()
 
     # The Overwatcher goes quiet: no more sets, so no more PLC heartbeats.
