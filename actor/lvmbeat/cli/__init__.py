@@ -7,6 +7,7 @@ import click
 from lvmbeat import __version__
 from lvmbeat.cli.actor import actor
 from lvmbeat.cli.monitor import monitor
+from lvmbeat.cli.send import send
 from lvmbeat.cli.simulate import simulate
 
 
@@ -31,6 +32,7 @@ def lvmbeat(ctx: click.Context, config_path: str | None) -> None:
 lvmbeat.add_command(actor)
 lvmbeat.add_command(monitor)
 lvmbeat.add_command(simulate)
+lvmbeat.add_command(send)
 
 
 def main() -> None:

@@ -1,0 +1,245 @@
+"""How fast `lvmbeat set` answers, and how long until lvmecp gets its heartbeat.
+
+Runs the real actor (`lvmbeat -c CONFIG actor start --debug`, its own process) on the
+local RabbitMQ, a simulated lvmecp and a CLU client in this process, and measures:
+
+- a bare CLU round trip (`ping` to the same actor), the floor for any command;
+- `set` reply time with the simulated lvmecp up, absent, and slow (2 s per heartbeat,
+  the case that made the first actor's `set` take 2,016 ms);
+- set -> lvmecp arrival (client send to the simulator receiving `heartbeat`), lvmecp up.
+
+Writes the "Actor" section of docs/benchmarks.md. Standalone:
+    .venv/bin/python bench/actor_latency.py [--count 1000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import re
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from clu import AMQPClient
+
+from lvmbeat.simulator import SimulatedEcp
+
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+BENCHMARKS_MD = REPO_ROOT / "docs" / "benchmarks.md"
+SECTION_START = "<!-- actor_latency:start -->"
+SECTION_END = "<!-- actor_latency:end -->"
+SLOW_DELAY = 2.0
+
+
+@dataclass
+class Series:
+    name: str
+    samples_ms: list[float]
+
+    def quantile(self, q: float) -> float:
+        ordered = sorted(self.samples_ms)
+        return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+    def row(self) -> str:
+        return (
+            f"| {self.name} | {len(self.samples_ms)} | {self.quantile(0.5):.2f} | "
+            f"{self.quantile(0.99):.2f} | {max(self.samples_ms):.2f} |"
+        )
+
+
+class ActorProcess:
+    """The actor in its own process, as deployed; its output is drained in a thread."""
+
+    def __init__(self, name: str, ecp_name: str, workdir: Path):
+        config = workdir / "lvmbeat.yaml"
+        config.write_text(
+            f"actor: {{name: {name}, host: 127.0.0.1, log_dir: '{workdir / 'logs'}'}}\n"
+            f"ecp: {{actor: {ecp_name}, cutoff: 0, command_timeout: 5}}\n"
+            "network:\n"  # loopback only: this machine talks to nothing else
+            "  checks:\n"
+            "    lco: {method: tcp, host: 127.0.0.1, port: 5672}\n"
+            "    outside: {method: tcp, host: 127.0.0.1, port: 5672}\n"
+        )
+        self.name = name
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "lvmbeat", "-c", str(config), "actor", "start"]
+            + ["--debug"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self.ready = threading.Event()
+        threading.Thread(target=self._drain, daemon=True).start()
+
+    def _drain(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            if f"Actor '{self.name}' connected" in line:
+                self.ready.set()
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=30)
+
+
+async def timed(client: AMQPClient, actor: str, text: str) -> float:
+    start = time.perf_counter()
+    command = await asyncio.wait_for(client.send_command(actor, text), 30)
+    elapsed = (time.perf_counter() - start) * 1000
+    if not command.status.did_succeed:
+        raise RuntimeError(f"{actor} {text} failed: {command.replies[-1].message}")
+    return elapsed
+
+
+async def emission_idle(client: AMQPClient, actor: str) -> None:
+    """Wait until the actor has no emission in flight (it must see lvmecp's reply)."""
+    while True:
+        command = await client.send_command(actor, "status")
+        if not command.replies[-1].message["ecp"]["in_flight"]:
+            return
+
+
+async def run(count: int) -> dict[str, object]:
+    suffix = uuid.uuid4().hex[:6]
+    actor_name, ecp_name = f"lvmbeat_bench_{suffix}", f"lvmecp_bench_{suffix}"
+    results: list[Series] = []
+    notes: list[str] = []
+    with tempfile.TemporaryDirectory() as workdir:
+        actor = ActorProcess(actor_name, ecp_name, Path(workdir))
+        client = AMQPClient(host="127.0.0.1")
+        await client.start()
+        try:
+            if not await asyncio.to_thread(actor.ready.wait, 60):
+                raise RuntimeError("the actor did not connect within 60 s")
+            for _ in range(20):  # warm up connections and caches
+                await timed(client, actor_name, "ping")
+
+            bare = [await timed(client, actor_name, "ping") for _ in range(count)]
+            results.append(Series("bare CLU round trip (`ping`)", bare))
+
+            absent = [
+                await timed(client, actor_name, "set overwatcher") for _ in range(count)
+            ]
+            results.append(Series("`set` reply, lvmecp absent", absent))
+
+            sim = SimulatedEcp(ecp_name, host="127.0.0.1", dome_timeout=3600)
+            arrivals: asyncio.Queue[float] = asyncio.Queue()
+            sim.on_heartbeat.append(lambda: arrivals.put_nowait(time.perf_counter()))
+            await sim.start()
+            try:
+                await emission_idle(client, actor_name)
+                set_up, to_ecp = [], []
+                for _ in range(count):
+                    start = time.perf_counter()
+                    set_up.append(await timed(client, actor_name, "set overwatcher"))
+                    arrived = await asyncio.wait_for(arrivals.get(), 10)
+                    to_ecp.append((arrived - start) * 1000)
+                    await emission_idle(client, actor_name)
+                results.append(Series("`set` reply, lvmecp up", set_up))
+                results.append(Series("`set` -> lvmecp `heartbeat` arrival", to_ecp))
+
+                sim.delay = SLOW_DELAY
+                first_request = sim.requests.count
+                started = time.perf_counter()
+                slow = [
+                    await timed(client, actor_name, "set overwatcher")
+                    for _ in range(count)
+                ]
+                elapsed = time.perf_counter() - started
+                requests = sim.requests.count - first_request
+                results.append(
+                    Series(f"`set` reply, lvmecp slow ({SLOW_DELAY:.0f} s)", slow)
+                )
+                notes.append(
+                    f"With lvmecp slow, {count} sets over {elapsed:.1f} s led to "
+                    f"{requests} `heartbeat` commands: one in flight at a time, "
+                    f"so at most {int(elapsed // SLOW_DELAY) + 1} in that time."
+                )
+            finally:
+                await sim.stop()
+        finally:
+            await client.stop()
+            actor.stop()
+    return {"series": results, "notes": notes}
+
+
+def machine() -> str:
+    memory_kb = 0
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemTotal:"):
+            memory_kb = int(line.split()[1])
+    return (
+        f"{os.cpu_count()} CPUs (nproc), {memory_kb / 1024 / 1024:.1f} GiB memory, "
+        f"Python {platform.python_version()}, {platform.system()} "
+        f"{platform.release()}"
+    )
+
+
+def section(outcome: dict[str, object], count: int) -> str:
+    rows = "\n".join(series.row() for series in outcome["series"])
+    notes = "\n".join(f"- {note}" for note in outcome["notes"])
+    today = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return f"""{SECTION_START}
+## Actor
+
+`set` must answer at once whatever lvmecp does (the first actor's `set` took 2,016 ms
+with a 2 s lvmecp). Measured with `.venv/bin/python bench/actor_latency.py --count
+{count}`: the actor in its own process (`lvmbeat actor start --debug`), the simulated
+lvmecp and the client in the benchmark process, all on the local RabbitMQ.
+
+Machine: {machine()}. Date: {today}.
+
+The benchmark config has `ecp.cutoff: 0`, so with lvmecp up or absent every `set` also
+starts an emission whose publish and reply share the actor's event loop and the broker
+with the `set` reply; with the default 10 s cutoff at most one `set` in 10 s pays that.
+
+| measurement | n | p50 ms | p99 ms | max ms |
+|---|---|---|---|---|
+{rows}
+
+{notes}
+{SECTION_END}
+"""
+
+
+def write_section(text: str) -> None:
+    BENCHMARKS_MD.parent.mkdir(exist_ok=True)
+    current = BENCHMARKS_MD.read_text() if BENCHMARKS_MD.exists() else "# Benchmarks\n"
+    pattern = re.compile(
+        re.escape(SECTION_START) + ".*?" + re.escape(SECTION_END) + "\n?", re.S
+    )
+    if pattern.search(current):
+        updated = pattern.sub(lambda _: text, current)
+    else:
+        updated = current.rstrip("\n") + "\n\n" + text
+    BENCHMARKS_MD.write_text(updated)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=1000, help="commands per series")
+    parser.add_argument(
+        "--no-write", action="store_true", help="print only; leave docs/ untouched"
+    )
+    args = parser.parse_args()
+    outcome = asyncio.run(run(args.count))
+    text = section(outcome, args.count)
+    print(text)
+    if not args.no_write:
+        write_section(text)
+        print(f"Updated {BENCHMARKS_MD.relative_to(REPO_ROOT)}.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,138 @@
+"""Helpers for the actor tests: loopback listeners, a manual clock, checked commands."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+from datetime import UTC, datetime, timedelta
+
+from typing import Any
+
+from clu import AMQPClient, Command
+from clu.model import Model
+
+from lvmbeat.actor import STATUS_SCHEMA
+
+
+class LocalListener:
+    """A TCP listener on loopback that a test can close and reopen on the same port."""
+
+    def __init__(self) -> None:
+        self.server: asyncio.Server | None = None
+        self.port = 0
+
+    async def open(self) -> None:
+        self.server = await asyncio.start_server(
+            self._accept, "127.0.0.1", self.port, reuse_address=True
+        )
+        self.port = self.server.sockets[0].getsockname()[1]
+
+    @staticmethod
+    async def _accept(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
+        writer.close()
+
+    async def close(self) -> None:
+        if self.server is not None:
+            self.server.close()
+            await self.server.wait_closed()
+            self.server = None
+
+
+class ManualClock:
+    """A clock that moves only when the test says so."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+# The schema exactly as CLU applies it (it adds its default keywords: error, text...).
+STATUS_VALIDATOR = Model("lvmbeat", copy.deepcopy(STATUS_SCHEMA)).validator
+
+
+async def command(
+    amqp: AMQPClient, actor: str, text: str, *, timeout: float = 10
+) -> Command:
+    """Send one command and wait for its end; every reply must pass the actor schema.
+
+    CLU replaces a reply that fails the schema by an `e` reply with no final code, so
+    a schema bug shows up here as a timeout or an `e`, never as a silent pass.
+    """
+    sent = await asyncio.wait_for(
+        amqp.send_command(actor, text, await_command=False), timeout
+    )
+    await asyncio.wait_for(sent, timeout)
+    for reply in sent.replies:
+        assert reply.message_code != "e", reply.message
+        STATUS_VALIDATOR.validate(reply.message)
+    return sent
+
+
+def final(sent: Command) -> dict[str, Any]:
+    return sent.replies[-1].message
+
+
+class BrokerProxy:
+    """A loopback TCP relay to RabbitMQ that a test can cut and restore.
+
+    Cutting it aborts every relayed connection and stops listening: to the actor, the
+    broker is gone, without touching the connections of anyone else on the broker.
+    """
+
+    def __init__(self, target_port: int = 5672) -> None:
+        self.target_port = target_port
+        self.port = 0
+        self.server: asyncio.Server | None = None
+        self.connections: set[asyncio.StreamWriter] = set()
+        self.pipes: set[asyncio.Task[None]] = set()
+
+    async def open(self) -> None:
+        self.server = await asyncio.start_server(
+            self._relay, "127.0.0.1", self.port, reuse_address=True
+        )
+        self.port = self.server.sockets[0].getsockname()[1]
+
+    async def _relay(
+        self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter
+    ) -> None:
+        try:
+            broker_reader, broker_writer = await asyncio.open_connection(
+                "127.0.0.1", self.target_port
+            )
+        except OSError:
+            client_writer.transport.abort()
+            return
+        self.connections |= {client_writer, broker_writer}
+        pipes = {
+            asyncio.create_task(self._pipe(client_reader, broker_writer)),
+            asyncio.create_task(self._pipe(broker_reader, client_writer)),
+        }
+        self.pipes |= pipes
+        await asyncio.gather(*pipes, return_exceptions=True)
+        for writer in (client_writer, broker_writer):
+            writer.transport.abort()
+            self.connections.discard(writer)
+
+    @staticmethod
+    async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
+        while data := await reader.read(65536):
+            writer.write(data)
+            await writer.drain()
+        writer.transport.abort()
+
+    async def cut(self) -> None:
+        if self.server is not None:
+            self.server.close()
+            self.server = None
+        for writer in list(self.connections):
+            writer.transport.abort()
+        self.connections.clear()
+        for pipe in list(self.pipes):
+            pipe.cancel()
+        await asyncio.gather(*self.pipes, return_exceptions=True)
+        self.pipes.clear()
