@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-import azure.functions as func
+from azure.functions.timer import TimerRequest  # func.TimerRequest is the ABC
 from croniter import croniter
 
 from lvmbeat.functions_host.errors import ScheduleError
@@ -115,18 +115,18 @@ class TimerRunner:
 
     async def _fire(self, *, past_due: bool, next_due: datetime) -> None:
         now = self.clock()
-        request = func.TimerRequest(
-            past_due=past_due,
-            schedule_status={
-                "Last": _iso(self.last),
-                "Next": _iso(next_due),
-                "LastUpdated": _iso(now),
-            },
-            schedule={"AdjustForDST": True},
-        )
         started = time.perf_counter()
         outcome = "ok"
         try:
+            request = TimerRequest(
+                past_due=past_due,
+                schedule_status={
+                    "Last": _iso(self.last),
+                    "Next": _iso(next_due),
+                    "LastUpdated": _iso(now),
+                },
+                schedule={"AdjustForDST": True},
+            )
             await self.invoker.call(
                 self.function.handler, **{self.function.arg_name: request}
             )

@@ -95,7 +95,8 @@ async def release(req: func.HttpRequest) -> func.HttpResponse:
     schedule="%SAMPLE_TIMER_SCHEDULE%", arg_name="timer", use_monitor=False
 )
 def tick(timer: func.TimerRequest) -> None:
-    """Records each run; the first one lasts SAMPLE_TIMER_FIRST_RUN_SECONDS."""
+    """Records each run; the first one lasts SAMPLE_TIMER_FIRST_RUN_SECONDS and raises
+    when SAMPLE_TIMER_FAIL_FIRST is set."""
     path = os.environ.get("SAMPLE_TIMER_LOG")
     if not path:
         return
@@ -112,3 +113,5 @@ def tick(timer: func.TimerRequest) -> None:
             )
             + "\n"
         )
+    if runs == 0 and os.environ.get("SAMPLE_TIMER_FAIL_FIRST"):
+        raise RuntimeError("the first check failed")
