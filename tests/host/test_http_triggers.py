@@ -2,23 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 import re
 
 import httpx
 import pytest
-from host_support import SAMPLE_APP, SAMPLE_KEY
+from host_support import SAMPLE_APP, SAMPLE_KEY, load_app_module
 
 
 def sample_functions():
-    """The sample app's own declarations, loaded under another module name so the
-    real `function_app` of the suite is left alone."""
-    spec = importlib.util.spec_from_file_location(
-        "sample_function_app", SAMPLE_APP / "function_app.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.app.get_functions()
+    return load_app_module(SAMPLE_APP, "sample_function_app").app.get_functions()
 
 
 @pytest.fixture
