@@ -15,7 +15,7 @@ def monitor() -> None:
 
 @monitor.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
-@click.option("--port", default=7071, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--port", default=7071, show_default=True, type=click.IntRange(1, 65535))
 @click.option(
     "--app-dir",
     type=click.Path(file_okay=False, path_type=Path),
@@ -44,3 +44,5 @@ def serve(host: str, port: int, app_dir: Path | None) -> None:
         run_host(HostOptions(host=host, port=port, app_dir=app_dir))
     except HostError as error:
         raise click.ClickException(str(error)) from error
+    except KeyboardInterrupt:  # Ctrl-C while the app was still being imported
+        raise SystemExit(130) from None

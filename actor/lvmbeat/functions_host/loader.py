@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import json
+import logging
 import os
 import sys
 from collections.abc import Callable
@@ -24,6 +25,8 @@ import azure.functions as func
 
 from lvmbeat.functions_host.errors import AppLoadError
 
+
+log = logging.getLogger("lvmbeat.functions_host")
 
 APP_MODULE = "function_app"
 APP_ATTRIBUTE = "app"
@@ -142,6 +145,7 @@ def import_app(app_dir: Path) -> func.FunctionApp:
     try:
         module = importlib.import_module(APP_MODULE)
     except Exception as error:  # the app's own import error, reported with its cause
+        log.error("Importing the function app failed:", exc_info=error)
         raise AppLoadError(
             f"Importing {app_dir / (APP_MODULE + '.py')} failed: "
             f"{type(error).__name__}: {error}"
