@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+from pathlib import Path
+
 import click
 
 
@@ -11,8 +14,35 @@ def monitor() -> None:
 
 
 @monitor.command()
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=7071, show_default=True, type=int)
-def serve(host: str, port: int) -> None:
-    """Serve every trigger of function_app.app locally."""
-    raise click.ClickException("The local Functions host is not built yet (issue 3).")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option("--port", default=7071, show_default=True, type=click.IntRange(1, 65535))
+@click.option(
+    "--app-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder holding function_app.py and host.json "
+    "(default: $LVMBEAT_FUNCTION_APP_DIR, else the repository's function_app/).",
+)
+def serve(host: str, port: int, app_dir: Path | None) -> None:
+    """Serve every trigger of function_app.app locally, as `func start` would.
+
+    HTTP triggers answer at their routes; timers run on their NCRONTAB schedules.
+    Settings come from the environment and function_app/local.settings.json
+    (environment wins). With LVMBEAT_FUNCTION_KEY set, function-level routes need that
+    key (`code` query parameter or `x-functions-key` header).
+    """
+    from lvmbeat.functions_host.errors import HostError
+    from lvmbeat.functions_host.server import HostOptions, run_host
+
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    # The Azure SDK logs every storage request at INFO; keep the host's lines readable.
+    logging.getLogger("azure").setLevel(logging.WARNING)
+    try:
+        run_host(HostOptions(host=host, port=port, app_dir=app_dir))
+    except HostError as error:
+        raise click.ClickException(str(error)) from error
+    except KeyboardInterrupt:  # Ctrl-C while the app was still being imported
+        raise SystemExit(130) from None

@@ -1,0 +1,153 @@
+"""HTTP triggers over aiohttp: request -> func.HttpRequest -> function -> response.
+
+Errors are JSON `{"error": ...}` (404 unknown route, 405 wrong method, 401 missing key,
+500 when the function raises). A 500 never carries the traceback: that goes to the log.
+One log line per request: function, method and path (no query: it may carry `code=`),
+status and duration.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from typing import Any
+
+import azure.functions as func
+from aiohttp import web
+from multidict import CIMultiDict
+
+from lvmbeat.functions_host.invoke import Invoker
+from lvmbeat.functions_host.keys import KEY_HEADER, KEY_QUERY_PARAMETER, KeyCheck
+from lvmbeat.functions_host.routes import Route, RouteTable
+
+
+log = logging.getLogger("lvmbeat.functions_host")
+
+# Set by aiohttp from the body it sends; a function's own value would be wrong.
+_HOP_BY_HOP = {"content-length", "transfer-encoding", "connection", "keep-alive"}
+
+
+def json_error(status: int, message: str, **headers: str) -> web.Response:
+    return web.json_response({"error": message}, status=status, headers=headers)
+
+
+class HttpTriggers:
+    """The aiohttp handler for every HTTP function of the app."""
+
+    def __init__(self, table: RouteTable, keys: KeyCheck, invoker: Invoker) -> None:
+        self.table = table
+        self.keys = keys
+        self.invoker = invoker
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        started = time.perf_counter()
+        name = "-"
+        response: web.StreamResponse
+        try:
+            name, response = await self._dispatch(request)
+        except web.HTTPException as error:  # aiohttp's own (body too large, ...)
+            response = json_error(error.status, error.reason)
+        status = response.status
+        duration_ms = (time.perf_counter() - started) * 1000
+        log.info(
+            "function=%s %s %s status=%d duration_ms=%.1f",
+            name,
+            request.method,
+            request.path,
+            status,
+            duration_ms,
+        )
+        return response
+
+    async def _dispatch(self, request: web.Request) -> tuple[str, web.StreamResponse]:
+        matches = self.table.match(request.path)
+        if not matches:
+            return "-", json_error(404, f"No function serves {request.path}.")
+        allowed = [
+            (route, params) for route, params in matches if route.allows(request.method)
+        ]
+        if not allowed:
+            methods = sorted(
+                {m for route, _ in matches for m in route.function.methods or ()}
+            )
+            return matches[0][0].function.name, json_error(
+                405,
+                f"{request.method} is not allowed on {request.path}; "
+                f"use {', '.join(methods)}.",
+                Allow=", ".join(methods),
+            )
+        route, route_params = allowed[0]
+        function = route.function
+        query = _single_values(request.query)
+        headers = _single_values(request.headers)
+        if not self.keys.allows(function.auth_level, query, headers):
+            return function.name, json_error(
+                401,
+                f"{request.path} needs the function key in the "
+                f"'{KEY_QUERY_PARAMETER}' query parameter or the '{KEY_HEADER}' "
+                "header.",
+            )
+        azure_request = func.HttpRequest(
+            method=request.method,
+            url=str(request.url),
+            headers=headers,
+            params=query,
+            route_params=route_params,
+            body=await request.read(),
+        )
+        return function.name, await self._invoke(route, azure_request)
+
+    async def _invoke(
+        self, route: Route, azure_request: func.HttpRequest
+    ) -> web.StreamResponse:
+        function = route.function
+        try:
+            result = await self.invoker.call(
+                function.handler, **{function.arg_name: azure_request}
+            )
+            return to_aiohttp(result)
+        except Exception:  # the function's fault: logged in full, answered briefly
+            log.exception(
+                "Function %s raised while serving %s %s.",
+                function.name,
+                azure_request.method,
+                route.path_template,
+            )
+            return json_error(
+                500, f"Function {function.name} failed; the host log has the cause."
+            )
+
+
+def _single_values(multi: Any) -> dict[str, str]:
+    """Repeated query parameters or headers joined by commas, as Azure passes them."""
+    values: dict[str, str] = {}
+    for key, value in multi.items():
+        values[key] = f"{values[key]},{value}" if key in values else value
+    return values
+
+
+def to_aiohttp(result: Any) -> web.Response:
+    """The function's return value as an aiohttp response (status, headers, type)."""
+    if isinstance(result, func.HttpResponse):
+        headers = CIMultiDict(
+            (k, v) for k, v in result.headers.items() if k.lower() not in _HOP_BY_HOP
+        )
+        if "Content-Type" not in headers and result.mimetype:
+            content_type = result.mimetype
+            if result.charset and "charset" not in content_type:
+                content_type += f"; charset={result.charset}"
+            headers["Content-Type"] = content_type
+        return web.Response(
+            body=result.get_body(), status=result.status_code, headers=headers
+        )
+    if isinstance(result, str):
+        return web.Response(text=result, content_type="text/plain")
+    if isinstance(result, bytes):
+        return web.Response(body=result, content_type="application/octet-stream")
+    if result is None:
+        return web.Response(status=204)
+    raise TypeError(
+        f"an HTTP function returned {type(result).__name__}; return a "
+        "func.HttpResponse, str or bytes."
+    )

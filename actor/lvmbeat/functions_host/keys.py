@@ -1,0 +1,38 @@
+"""Function keys as Azure checks them: `code` query parameter or `x-functions-key`.
+
+The host knows one key, `LVMBEAT_FUNCTION_KEY`; it opens function- and admin-level
+routes. Unset, every route is open, as under `func start`. The key is compared in
+constant time and never logged.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from lvmbeat.functions_host.loader import AuthLevel
+
+
+KEY_SETTING = "LVMBEAT_FUNCTION_KEY"
+KEY_QUERY_PARAMETER = "code"
+KEY_HEADER = "x-functions-key"
+
+
+@dataclass(frozen=True)
+class KeyCheck:
+    key: str | None = field(repr=False)
+
+    @property
+    def enforced(self) -> bool:
+        return bool(self.key)
+
+    def allows(
+        self, level: AuthLevel, query: Mapping[str, str], headers: Mapping[str, str]
+    ) -> bool:
+        if level is AuthLevel.ANONYMOUS or not self.key:
+            return True
+        offered = headers.get(KEY_HEADER) or query.get(KEY_QUERY_PARAMETER)
+        if not offered:
+            return False
+        return hmac.compare_digest(offered.encode(), self.key.encode())
