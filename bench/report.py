@@ -1,0 +1,62 @@
+"""Shared by every bench script and drill: machine facts, percentiles, and rewriting one
+marked section of a docs page so each script owns its section and leaves the rest alone."""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+BENCHMARKS_MD = REPO_ROOT / "docs" / "benchmarks.md"
+RELIABILITY_MD = REPO_ROOT / "docs" / "reliability.md"
+
+
+def machine() -> str:
+    """The facts a reader needs to compare numbers: cores, memory, Python, kernel."""
+    memory_kb = 0
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemTotal:"):
+            memory_kb = int(line.split()[1])
+    return (
+        f"{os.cpu_count()} CPUs (nproc), {memory_kb / 1024 / 1024:.1f} GiB memory, "
+        f"Python {platform.python_version()}, {platform.system()} "
+        f"{platform.release()}"
+    )
+
+
+def now_utc() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def quantile(values: list[float], q: float) -> float:
+    """Nearest-rank quantile; q in [0, 1]. Raises on an empty list."""
+    if not values:
+        raise ValueError("no samples to take a quantile of")
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def markers(name: str) -> tuple[str, str]:
+    return f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+
+
+def write_section(page: Path, name: str, body: str, *, title: str) -> None:
+    """Replace the section between `name`'s markers in `page` (appending it if absent).
+
+    `body` is Markdown without the markers; `title` heads a page created from nothing.
+    """
+    start, end = markers(name)
+    text = f"{start}\n{body.strip()}\n{end}\n"
+    page.parent.mkdir(parents=True, exist_ok=True)
+    current = page.read_text() if page.exists() else f"# {title}\n"
+    pattern = re.compile(re.escape(start) + ".*?" + re.escape(end) + "\n?", re.S)
+    if pattern.search(current):
+        updated = pattern.sub(lambda _: text, current)
+    else:
+        updated = current.rstrip("\n") + "\n\n" + text
+    page.write_text(updated)
