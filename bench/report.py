@@ -1,5 +1,5 @@
-"""Shared by every bench script and drill: machine facts, percentiles, and rewriting one
-marked section of a docs page so each script owns its section and leaves the rest alone."""
+"""Shared by every bench script and drill: machine facts, percentiles, and a writer
+that rewrites one marked section of a docs page, so each script owns its section."""
 
 from __future__ import annotations
 
