@@ -300,7 +300,7 @@ class Workload:
     month_hours: float = 730  # Azure pricing pages' month
     heartbeat_interval_s: float = 15
     check_interval_s: float = 30
-    memory_mb: int = 2048
+    memory_mb: int = 512  # infra/main.bicep instanceMemoryMB
     heartbeat_ms: float = 30
     check_ms: float = 50
     writes_per_heartbeat: float = 1

@@ -68,13 +68,13 @@ param availabilityTestEnabled bool = true
 @maxValue(1000)
 param maximumInstanceCount int = 40
 
-@description('Memory of each Flex Consumption instance.')
+@description('Memory of each Flex Consumption instance. The monitor does milliseconds of work per call, and Flex bills every call at the instance size (docs/cost.md): 512 MB costs a quarter of the 2,048 MB default.')
 @allowed([
   512
   2048
   4096
 ])
-param instanceMemoryMB int = 2048
+param instanceMemoryMB int = 512
 
 param tags object = {
   project: 'lvmbeat'

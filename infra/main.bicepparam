@@ -6,7 +6,7 @@ using 'main.bicep'
 // Who is told that LCO seems offline, and who hears when the monitor itself stops:
 // the LVM critical-alerts list. Plain addresses only (no "Name <addr>").
 param emailRecipients = [
-  'lvm-critical-alerts@example.org'
+  'lvm-critical@sdss.org'
 ]
 
 // Replies to an outage email go here; '' for none.
