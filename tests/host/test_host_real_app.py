@@ -21,6 +21,9 @@ from lvmbeat.dev.smtp import SmtpServer
 from lvmbeat.functions_host.keys import KEY_SETTING
 from lvmbeat.functions_host.loader import AuthLevel, describe, find_app_dir
 from lvmbeat.functions_host.process import HostProcess
+from lvmbeat_monitor.service import MonitorService
+from lvmbeat_monitor.settings import load_settings
+from lvmbeat_monitor.state import AzureTableStore
 
 
 QUIET_SCHEDULE = "0 0 0 1 1 *"
@@ -102,6 +105,13 @@ def test_two_hosts_on_one_table_send_one_alert_and_one_all_clear(
         "LVMBEAT_CHECK_SCHEDULE": "* * * * * *",
         "LVMBEAT_SEND_EMAIL_AFTER": "2",
     }
+    # Monitoring starts disabled, so however long the second host takes to start, no
+    # check can declare an outage before this test's first heartbeat and /enable.
+    service = MonitorService(
+        load_settings(settings),
+        AzureTableStore.from_settings(load_settings(settings)),
+    )
+    service.disable(None)
     hosts = [start_host(app.app_dir, env=settings) for _ in range(2)]
     key = {"x-functions-key": SAMPLE_KEY}
     sink = smtp_server.sink
@@ -125,6 +135,7 @@ def test_two_hosts_on_one_table_send_one_alert_and_one_all_clear(
         return [str(mail.message["Subject"]) for mail in sink.messages]
 
     assert httpx.get(f"{hosts[0].url}/heartbeat", headers=key).status_code == 200
+    assert httpx.post(f"{hosts[1].url}/enable", headers=key).status_code == 200
     sink.wait_for(1, timeout=30)
     settle(beating=False)
     assert len(subjects()) == 1 and "LCO internet is down" in subjects()[0]
