@@ -7,10 +7,11 @@ import logging
 from collections.abc import AsyncIterator
 
 import pytest
-from actor_support import BrokerProxy, command, final
+from actor_support import command, final
 
 from lvmbeat.actor import BeatActor
 from lvmbeat.dev.ports import free_port
+from lvmbeat.dev.relay import BrokerProxy
 
 
 @pytest.fixture
