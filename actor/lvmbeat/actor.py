@@ -182,6 +182,9 @@ class BeatActor(AMQPActor):
         self._background: list[asyncio.Task[None]] = []
         #: Broker reconnections after a drop, awaitable (tests and tools).
         self.reconnections = Tally()
+        # Whether the broker connection is up, so an outage is logged once however
+        # many reconnection attempts fail during it.
+        self._broker_connected = False
 
     async def _send_ecp(self) -> None:
         ecp = self.beat_config.ecp
@@ -268,6 +271,7 @@ class BeatActor(AMQPActor):
         assert connection is not None
         # aio-pika retries a dropped connection every 5 s and restores the queues;
         # say so in the log, once per drop and once per return.
+        self._broker_connected = True
         connection.close_callbacks.add(self._on_broker_lost)
         connection.reconnect_callbacks.add(self._on_broker_back)
         self.log.info(
@@ -284,12 +288,22 @@ class BeatActor(AMQPActor):
         if error is None or isinstance(error, asyncio.CancelledError):
             return  # our own close at stop
         actor = self.beat_config.actor
+        if not self._broker_connected:
+            # aio-pika calls the close callbacks again at every failed reconnection
+            # attempt; the outage was logged when it began.
+            self.log.debug(
+                f"Reconnection to RabbitMQ at {actor.host}:{actor.port} failed "
+                f"({error!r}); retrying."
+            )
+            return
+        self._broker_connected = False
         self.log.error(
             f"Lost the RabbitMQ connection to {actor.host}:{actor.port} ({error!r}); "
             "reconnecting every 5 s. Emissions fail fast meanwhile."
         )
 
     def _on_broker_back(self, _connection: Any) -> None:
+        self._broker_connected = True
         self.log.warning("RabbitMQ connection restored; commands flow again.")
         self.reconnections.add()
 

@@ -1,4 +1,7 @@
-"""Helpers for the actor tests: loopback listeners, a manual clock, checked commands."""
+"""Helpers for the actor tests: loopback listeners, a manual clock, checked commands.
+
+The broker relay the broker tests cut lives in `lvmbeat.dev.relay` (drills use it too).
+"""
 
 from __future__ import annotations
 
@@ -75,64 +78,3 @@ async def command(
 
 def final(sent: Command) -> dict[str, Any]:
     return sent.replies[-1].message
-
-
-class BrokerProxy:
-    """A loopback TCP relay to RabbitMQ that a test can cut and restore.
-
-    Cutting it aborts every relayed connection and stops listening: to the actor, the
-    broker is gone, without touching the connections of anyone else on the broker.
-    """
-
-    def __init__(self, target_port: int = 5672) -> None:
-        self.target_port = target_port
-        self.port = 0
-        self.server: asyncio.Server | None = None
-        self.connections: set[asyncio.StreamWriter] = set()
-        self.pipes: set[asyncio.Task[None]] = set()
-
-    async def open(self) -> None:
-        self.server = await asyncio.start_server(
-            self._relay, "127.0.0.1", self.port, reuse_address=True
-        )
-        self.port = self.server.sockets[0].getsockname()[1]
-
-    async def _relay(
-        self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter
-    ) -> None:
-        try:
-            broker_reader, broker_writer = await asyncio.open_connection(
-                "127.0.0.1", self.target_port
-            )
-        except OSError:
-            client_writer.transport.abort()
-            return
-        self.connections |= {client_writer, broker_writer}
-        pipes = {
-            asyncio.create_task(self._pipe(client_reader, broker_writer)),
-            asyncio.create_task(self._pipe(broker_reader, client_writer)),
-        }
-        self.pipes |= pipes
-        await asyncio.gather(*pipes, return_exceptions=True)
-        for writer in (client_writer, broker_writer):
-            writer.transport.abort()
-            self.connections.discard(writer)
-
-    @staticmethod
-    async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
-        while data := await reader.read(65536):
-            writer.write(data)
-            await writer.drain()
-        writer.transport.abort()
-
-    async def cut(self) -> None:
-        if self.server is not None:
-            self.server.close()
-            self.server = None
-        for writer in list(self.connections):
-            writer.transport.abort()
-        self.connections.clear()
-        for pipe in list(self.pipes):
-            pipe.cancel()
-        await asyncio.gather(*self.pipes, return_exceptions=True)
-        self.pipes.clear()

@@ -7,10 +7,12 @@ import logging
 from collections.abc import AsyncIterator
 
 import pytest
-from actor_support import BrokerProxy, command, final
+from actor_support import command, final
 
 from lvmbeat.actor import BeatActor
 from lvmbeat.dev.ports import free_port
+from lvmbeat.dev.relay import BrokerProxy
+from lvmbeat.tally import Tally
 
 
 @pytest.fixture
@@ -90,3 +92,29 @@ async def test_a_broker_missing_at_start_is_retried_with_a_clear_log_line(
 
     assert retry_line.count >= 1
     assert status["network"]["lco"] is True
+
+
+async def test_a_broker_outage_is_logged_once_however_many_reconnections_fail(
+    make_config, start_actor, broker_proxy
+):
+    await broker_proxy.open()
+    actor = await start_actor(make_config({"actor": {"port": broker_proxy.port}}))
+    connection = actor.connection.connection
+    connection.reconnect_interval = 0.05  # aio-pika's 5 s, shortened for the test
+    closes = Tally()  # aio-pika reports the drop and every failed attempt here
+    connection.close_callbacks.add(lambda *_: closes.add())
+    lost = LogLine("Lost the RabbitMQ connection")
+    actor.log.addHandler(lost)
+    try:
+        await broker_proxy.cut()
+        await closes.reach(4)  # the drop and three failed reconnection attempts
+        during_outage = lost.count
+        await broker_proxy.open()
+        await actor.reconnections.reach(1)
+        await broker_proxy.drop()  # a second, separate loss
+        await actor.reconnections.reach(2)
+    finally:
+        actor.log.removeHandler(lost)
+
+    assert during_outage == 1
+    assert lost.count == 2
