@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import uuid
 from collections.abc import Callable, Iterator
@@ -36,6 +37,9 @@ if str(TESTS / "host") not in sys.path:
 
 from host_support import load_app_module  # noqa: E402
 
+
+# How each line of the host's log begins; anything else was written by a request.
+LOG_RECORD = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} [A-Z]+ ")
 
 # Once a year: no timer run interferes with the requests.
 QUIET_SCHEDULE = "0 0 0 1 1 *"
@@ -148,3 +152,5 @@ def fuzz_host(
     assert code == 0, f"the host did not stop cleanly ({code}):\n{log}"
     assert "Traceback" not in log, f"the host logged a traceback:\n{log}"
     assert secrets.function_key not in log, "the host logged the function key"
+    forged = [line for line in log.splitlines() if not LOG_RECORD.match(line)]
+    assert not forged, f"log lines that are no log record (a request's text?): {forged}"
