@@ -6,10 +6,17 @@ Imported by the fuzz tests (conftest.py holds the fixtures).
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable
 from urllib.parse import quote
 
 from hypothesis import strategies as st
+
+
+def examples(count: int) -> int:
+    """`count` examples, times LVMBEAT_FUZZ_SCALE (default 1): `make test` stays
+    fast, and `LVMBEAT_FUZZ_SCALE=50 .venv/bin/pytest tests/fuzz` hunts longer."""
+    return count * max(1, int(os.environ.get("LVMBEAT_FUZZ_SCALE", "1")))
 
 
 # The only 5xx the contract allows: 502 mail backend failed, 503 storage unreachable.

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 import yaml
+from fuzz_support import examples
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -57,7 +58,7 @@ def cli_env() -> dict[str, str]:
 
 
 @settings(
-    max_examples=3,
+    max_examples=examples(3),
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import yaml
+from fuzz_support import examples
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -28,7 +29,7 @@ from lvmbeat.config import (
 DEFAULT: dict[str, Any] = yaml.safe_load(DEFAULT_CONFIG_PATH.read_text())
 SECRET = "fuzz-monitor-key-5d1c0e"
 FUZZ = settings(
-    max_examples=60,
+    max_examples=examples(60),
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
@@ -248,7 +249,7 @@ def test_a_broken_config_file_merged_over_the_default_fails_cleanly(
     _load_file(config_file, yaml.safe_dump(document))
 
 
-@settings(max_examples=50, deadline=None)
+@settings(max_examples=examples(50), deadline=None)
 @given(data=st.binary(max_size=200))
 @example(data=b"timeout: \xff\xfe")  # not UTF-8: was a UnicodeDecodeError
 def test_a_config_file_of_arbitrary_bytes_fails_cleanly(tmp_path_factory, data):

@@ -19,6 +19,7 @@ from fuzz_support import (
     ROUTES,
     assert_sound_answer,
     bodies,
+    examples,
     notify_kinds,
     query_pairs,
     quoted_segment,
@@ -122,7 +123,7 @@ def test_every_route_of_the_contract_is_fuzzed(http_functions):
 
 
 @pytest.mark.parametrize("name", sorted(ROUTES))
-@settings(max_examples=30, deadline=None, suppress_health_check=SUPPRESS)
+@settings(max_examples=examples(30), deadline=None, suppress_health_check=SUPPRESS)
 @given(fields=fields)
 @example(fields=UNREADABLE_URL)
 def test_a_route_answers_any_request_in_json_without_secrets(
@@ -134,7 +135,7 @@ def test_a_route_answers_any_request_in_json_without_secrets(
 
 
 @pytest.mark.parametrize("name", sorted(ROUTES))
-@settings(max_examples=8, deadline=None, suppress_health_check=SUPPRESS)
+@settings(max_examples=examples(8), deadline=None, suppress_health_check=SUPPRESS)
 @given(fields=fields)
 def test_a_route_answers_any_request_in_json_while_storage_is_down(
     http_functions, unreachable_service, install, secrets, name, fields

@@ -20,6 +20,7 @@ from fuzz_support import (
     ROUTES,
     assert_sound_answer,
     bodies,
+    examples,
     notify_kinds,
     param_values,
     query_pairs,
@@ -147,7 +148,7 @@ def client(fuzz_host) -> Iterator[httpx.Client]:
         yield http
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=SUPPRESS)
+@settings(max_examples=examples(300), deadline=None, suppress_health_check=SUPPRESS)
 @given(call=calls)
 # Found by fuzzing: a key header that is not UTF-8 made the key check raise (500).
 @example(call=Call("GET", "/heartbeat", [], "wrong-header", [], None, b"", b"\xff\xfe"))
