@@ -95,8 +95,11 @@ class _MalformedRequestsInOneLine(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         error = record.exc_info[1] if record.exc_info else None
         if isinstance(error, HttpProcessingError):
-            said = " ".join(str(error.message).split())[:300]
-            record.msg, record.args = "%s: %s", (record.getMessage(), said)
+            # Only what kind of fault: aiohttp's message goes on to quote the
+            # request line or header, which may hold the key (`code=`).
+            said = str(error.message).split("\n")[0].split(":")[0].strip()
+            what = f"{type(error).__name__}: {said}" if said else type(error).__name__
+            record.msg, record.args = "%s: %s", (record.getMessage(), what)
             record.exc_info, record.exc_text = None, None
             record.levelno, record.levelname = logging.WARNING, "WARNING"
         return True
