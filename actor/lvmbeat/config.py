@@ -9,6 +9,7 @@ instead of a surprise hours later in a background loop.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from enum import StrEnum
 from pathlib import Path
@@ -24,6 +25,7 @@ from pydantic import (
     PositiveInt,
     SecretStr,
     ValidationError,
+    field_validator,
     model_validator,
 )
 
@@ -46,7 +48,8 @@ class ConfigError(ValueError):
 class _Section(BaseModel):
     # Unknown keys are errors: a misspelt key silently falling back to a default is
     # how a dome ends up closed at night.
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # No inf or nan: `timeout: .inf` would keep a dead heartbeat current for ever.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class ActorSection(_Section):
@@ -157,16 +160,20 @@ class BeatConfig(_Section):
     network: NetworkSection
     heartbeats: list[HeartbeatConfig] = Field(min_length=1)
 
-    @model_validator(mode="after")
-    def _unique_heartbeats(self) -> BeatConfig:
-        names = [beat.name for beat in self.heartbeats]
+    # A field validator, not a model one, so the error is located at `heartbeats`.
+    @field_validator("heartbeats")
+    @classmethod
+    def _unique_heartbeats(
+        cls, heartbeats: list[HeartbeatConfig]
+    ) -> list[HeartbeatConfig]:
+        names = [beat.name for beat in heartbeats]
         repeated = sorted({name for name in names if names.count(name) > 1})
         if repeated:
-            raise ValueError(f"heartbeats repeat the names {repeated}")
-        if not any(beat.critical for beat in self.heartbeats):
+            raise ValueError(f"the names {repeated} are repeated")
+        if not any(beat.critical for beat in heartbeats):
             # Otherwise non-critical beats alone would keep the dome open.
-            raise ValueError("heartbeats need at least one with critical: true")
-        return self
+            raise ValueError("at least one heartbeat needs critical: true")
+        return heartbeats
 
 
 # Entries under these paths are replaced whole, never merged key by key: a check that
@@ -193,18 +200,33 @@ def merge(
 
 def _read_yaml(path: Path) -> dict[str, Any]:
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
     except OSError as error:
         raise ConfigError(
             f"Cannot read the config file {str(path)!r}: {error.strerror}. "
             "Check the path given with -c or LVMBEAT_CONFIG_PATH."
         ) from error
+    except UnicodeDecodeError as error:
+        raise ConfigError(
+            f"Config file {str(path)!r} is not UTF-8 text (byte {error.start}: "
+            f"{error.reason}); save it as UTF-8."
+        ) from None
     try:
         data = yaml.safe_load(text)
-    except yaml.YAMLError as error:
+    except yaml.MarkedYAMLError as error:
         raise ConfigError(
-            f"Config file {str(path)!r} is not valid YAML: {error}"
-        ) from error
+            f"Config file {str(path)!r} is not valid YAML: {_yaml_problem(error)}"
+        ) from None
+    except (yaml.YAMLError, ValueError) as error:
+        # ValueError: a scalar YAML reads as a date, int or float but that is none,
+        # such as `2024-13-01` or `!!float abc`.
+        raise ConfigError(
+            f"Config file {str(path)!r} is not valid YAML: {_one_line(str(error))}"
+        ) from None
+    except RecursionError:
+        raise ConfigError(
+            f"Config file {str(path)!r} nests too deeply to be an lvmbeat config."
+        ) from None
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -215,18 +237,47 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
+def _yaml_problem(error: yaml.MarkedYAMLError) -> str:
+    """PyYAML's error on one line: what, and where (its str() spans several)."""
+    what = " ".join(filter(None, (error.context, error.problem))) or "unreadable"
+    mark = error.problem_mark or error.context_mark
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+    return _one_line(f"{what}{where}")
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9_.-]+")
+
+
+def _location(loc: tuple[int | str, ...]) -> str:
+    """`network.checks.lco.port`; a key that is no plain word is quoted, so an odd
+    key (a newline, a space) cannot break the one-line error."""
+    parts = [
+        str(part) if isinstance(part, int) or _PLAIN_KEY.fullmatch(part) else repr(part)
+        for part in loc
+    ]
+    return ".".join(parts) or "(top level)"
+
+
 def _describe(error: ValidationError) -> str:
     lines = []
     for problem in error.errors():
-        location = ".".join(str(part) for part in problem["loc"]) or "(top level)"
-        # Never echo a secret, even a malformed one.
-        secret = location.startswith("outside_monitor.key")
-        shown = "<hidden>" if secret else repr(problem.get("input"))
-        message = problem["msg"].removeprefix("Value error, ")
+        location = _location(problem["loc"])
+        value = problem.get("input")
+        message = _one_line(problem["msg"].removeprefix("Value error, "))
         if problem["type"] == "missing":
             lines.append(f"{location}: missing (required)")
+        elif location.startswith("outside_monitor.key"):
+            lines.append(f"{location}=<hidden>: {message}")  # never echo a secret
+        elif isinstance(value, Mapping | list):
+            # A whole section (a model-level rule): naming it is enough, and its
+            # contents may hold a secret such as outside_monitor.key.
+            lines.append(f"{location}: {message}")
         else:
-            lines.append(f"{location}={shown}: {message}")
+            lines.append(f"{location}={value!r}: {message}")
     return "Invalid lvmbeat config: " + "; ".join(lines) + "."
 
 

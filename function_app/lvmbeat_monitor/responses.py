@@ -65,8 +65,7 @@ def guarded(
 
     @functools.wraps(handler)
     def wrapper(req: func.HttpRequest) -> func.HttpResponse:
-        # The path only: the query may hold the function key (`code=`).
-        where = urlsplit(req.url).path
+        where = _path(req.url)
         try:
             return handler(req)
         except Exception as error:  # noqa: BLE001 - translated below, cause logged
@@ -81,3 +80,11 @@ def guarded(
             )
 
     return wrapper
+
+
+def _path(url: str) -> str:
+    """The path only, for the log: the query may hold the function key (`code=`)."""
+    try:
+        return urlsplit(url).path
+    except ValueError:  # e.g. "Invalid IPv6 URL": the log still gets a line
+        return "(unreadable URL)"

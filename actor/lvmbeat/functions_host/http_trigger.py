@@ -48,19 +48,31 @@ class HttpTriggers:
             name, response = await self._dispatch(request)
         except web.HTTPException as error:  # aiohttp's own (body too large, ...)
             response = json_error(error.status, error.reason)
+        except Exception:  # the host's own fault: logged in full, answered in JSON
+            log.exception("The host failed on %s %s.", request.method, _logged(request))
+            response = json_error(500, "The host failed; its log has the cause.")
         status = response.status
         duration_ms = (time.perf_counter() - started) * 1000
         log.info(
             "function=%s %s %s status=%d duration_ms=%.1f",
             name,
             request.method,
-            request.path,
+            _logged(request),
             status,
             duration_ms,
         )
         return response
 
     async def _dispatch(self, request: web.Request) -> tuple[str, web.StreamResponse]:
+        try:
+            # Built from the Host header, which the client chooses.
+            url = str(request.url)
+        except ValueError:  # yarl: a port out of range, a name IDNA refuses, ...
+            return "-", json_error(
+                400,
+                f"The Host header {request.headers.get('Host', '')!r} is not a valid "
+                "host[:port].",
+            )
         matches = self.table.match(request.path)
         if not matches:
             return "-", json_error(404, f"No function serves {request.path}.")
@@ -90,7 +102,7 @@ class HttpTriggers:
             )
         azure_request = func.HttpRequest(
             method=request.method,
-            url=str(request.url),
+            url=url,
             headers=headers,
             params=query,
             route_params=route_params,
@@ -117,6 +129,12 @@ class HttpTriggers:
             return json_error(
                 500, f"Function {function.name} failed; the host log has the cause."
             )
+
+
+def _logged(request: web.Request) -> str:
+    """The path as sent, still percent-encoded: a decoded `%0A` would start a forged
+    log line. Never the query, which may carry `code=`."""
+    return request.rel_url.raw_path
 
 
 def _single_values(multi: Any) -> dict[str, str]:

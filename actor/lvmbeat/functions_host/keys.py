@@ -35,4 +35,10 @@ class KeyCheck:
         offered = headers.get(KEY_HEADER) or query.get(KEY_QUERY_PARAMETER)
         if not offered:
             return False
-        return hmac.compare_digest(offered.encode(), self.key.encode())
+        # aiohttp hands over header bytes that are not UTF-8 as lone surrogates
+        # (surrogateescape); encode them back instead of failing on them.
+        return hmac.compare_digest(_raw(offered), _raw(self.key))
+
+
+def _raw(text: str) -> bytes:
+    return text.encode("utf-8", "surrogateescape")

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from lvmbeat.functions_host.errors import HostError
 from lvmbeat.functions_host.http_trigger import HttpTriggers
@@ -86,6 +87,30 @@ def prepare(options: HostOptions) -> PreparedHost:
     )
 
 
+class _MalformedRequestsInOneLine(logging.Filter):
+    """aiohttp answers a request its HTTP parser refuses (an unknown method, a URL
+    over 8190 bytes, a repeated Content-Type) itself, and logs a traceback for each.
+    Such a request is the client's fault, not the host's: one warning line says it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, HttpProcessingError):
+            # Only what kind of fault: aiohttp's message goes on to quote the
+            # request line or header, which may hold the key (`code=`).
+            said = str(error.message).split("\n")[0].split(":")[0].strip()
+            what = f"{type(error).__name__}: {said}" if said else type(error).__name__
+            record.msg, record.args = "%s: %s", (record.getMessage(), what)
+            record.exc_info, record.exc_text = None, None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
+def _quiet_malformed_requests() -> None:
+    server_log = logging.getLogger("aiohttp.server")
+    if not any(isinstance(f, _MalformedRequestsInOneLine) for f in server_log.filters):
+        server_log.addFilter(_MalformedRequestsInOneLine())
+
+
 def _announce(prepared: PreparedHost, base_url: str) -> None:
     app = prepared.app
     log.info("Function app %s, route prefix %r.", app.app_dir, app.route_prefix)
@@ -116,8 +141,11 @@ async def serve(prepared: PreparedHost, stop: asyncio.Event | None = None) -> No
     stop = stop or _stop_on_signals()
     invoker = Invoker(prepared.executor)
     triggers = HttpTriggers(prepared.routes, prepared.keys, invoker)
+    _quiet_malformed_requests()
     web_app = web.Application(client_max_size=MAX_REQUEST_BODY)
-    web_app.router.add_route("*", "/{path:.*}", triggers.handle)
+    # Every path: `[\s\S]` because `.` stops at a newline, and /notify/%0A must get
+    # the host's JSON 404, not aiohttp's plain-text one.
+    web_app.router.add_route("*", r"/{path:[\s\S]*}", triggers.handle)
     # No access log: aiohttp's logs the query string, which may carry `code=`.
     runner = web.AppRunner(
         web_app, access_log=None, shutdown_timeout=SHUTDOWN_GRACE_SECONDS
