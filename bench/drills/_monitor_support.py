@@ -221,6 +221,18 @@ def check_runs(host: HostProcess) -> int:
     return host.log_text().count("function=check timer ")
 
 
+def wait_for_checks(hosts: list[HostProcess], more: int, *, timeout: float) -> float:
+    """Wait until every host has run `more` further checks; the seconds it took."""
+    runs = [check_runs(host) for host in hosts]
+    return wait_until(
+        lambda: all(
+            check_runs(host) >= n + more for host, n in zip(hosts, runs, strict=True)
+        ),
+        timeout=timeout,
+        what=f"{more} more checks on {len(hosts)} host(s)",
+    )
+
+
 def log_count(host: HostProcess, text: str) -> int:
     return host.log_text().count(text)
 
