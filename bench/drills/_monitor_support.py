@@ -323,6 +323,11 @@ class Drill:
     def summary(self) -> str:
         counts = ", ".join(
             f"{kind}: {self.received.get(kind, 0)} of {want} expected"
+            + (
+                f" (+{self.allowed_extra[kind]} allowed)"
+                if kind in self.allowed_extra
+                else ""
+            )
             for kind, want in self.expected.items()
         )
         verdict = "PASS" if self.passed else "FAIL"
