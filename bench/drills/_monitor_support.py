@@ -35,7 +35,13 @@ from lvmbeat.functions_host.process import HostProcess, start_host_process
 
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from report import RELIABILITY_MD, machine, now_utc, write_section  # noqa: E402
+from report import (  # noqa: E402 - bench/ is put on the path just above
+    RELIABILITY_MD,
+    machine,
+    now_utc,
+    write_section,
+)
+from report import quantile as quantile  # noqa: E402 - re-exported for the drills
 
 
 SITE = "LCO"

@@ -31,6 +31,7 @@ from _monitor_support import (
     monitor_settings,
     new_key,
     new_table_name,
+    quantile,
     run_drill,
     start_azurite,
     start_monitor,
@@ -38,7 +39,6 @@ from _monitor_support import (
     wait_for_checks,
     wait_until,
 )
-from report import quantile
 
 from lvmbeat.dev.smtp import start_smtp_server
 
