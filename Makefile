@@ -14,6 +14,7 @@ help:
 	@echo "make run     bring the whole chain up locally (Azurite, monitor, actor, simulated lvmecp)"
 	@echo "make test    install everything and run every check (ruff, pytest, infra and Docker lints)"
 	@echo "make bench   run the benchmarks in bench/ and rewrite docs/benchmarks.md"
+	@echo "make drills  run the fault drills in bench/drills/ one by one (docs/reliability.md)"
 	@echo "make package build the zip the Azure function app deploys"
 
 $(BIN)/python:
@@ -62,6 +63,16 @@ run: install
 bench: install
 	scripts/ensure_rabbitmq.sh
 	$(BIN)/python bench/run_all.py
+
+# Every bench/drills/*.py is one drill (helpers start with "_"); stop at the first
+# that fails and name it.
+drills: install
+	scripts/ensure_rabbitmq.sh
+	@for drill in bench/drills/*.py; do \
+	  case "$$(basename "$$drill")" in _*|common.py) continue ;; esac; \
+	  echo "== $$drill"; \
+	  $(BIN)/python "$$drill" || { echo "make drills: $$drill failed" >&2; exit 1; }; \
+	done
 
 package: install
 	$(BIN)/python scripts/package_function_app.py
