@@ -29,7 +29,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from actor_common import (
+from _actor_common import (
     BROKER_PORT,
     STATUS_LIMIT,
     ActorProcess,

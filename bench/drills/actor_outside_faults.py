@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
-from actor_common import (
+from _actor_common import (
     BROKER_PORT,
     STATUS_LIMIT,
     ActorProcess,
