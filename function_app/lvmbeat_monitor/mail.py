@@ -101,8 +101,20 @@ def test_body(site: str, now: datetime) -> str:
     )
 
 
-def compose(settings: Settings, subject: str, body: str, now: datetime) -> EmailMessage:
-    """A plain-text message with the configured sender, recipients and reply-to."""
+def compose(
+    settings: Settings,
+    subject: str,
+    body: str,
+    now: datetime,
+    *,
+    notice_id: str | None = None,
+) -> EmailMessage:
+    """A plain-text message with the configured sender, recipients and reply-to.
+
+    With `notice_id`, the Message-ID is derived from the notice, so a notice resent
+    after a crash between send and confirm carries the same Message-ID as its first
+    copy, and mail systems that drop duplicates by Message-ID drop the repeat.
+    """
     if not settings.email_from_address:
         raise SettingsError(
             "LVMBEAT_EMAIL_FROM_ADDRESS is not set; set the sender address "
@@ -121,7 +133,10 @@ def compose(settings: Settings, subject: str, body: str, now: datetime) -> Email
         message["Reply-To"] = settings.email_reply_to
     message["Date"] = format_datetime(now)
     sender_domain = parseaddr(settings.email_from_address)[1].rpartition("@")[2]
-    message["Message-ID"] = make_msgid(domain=sender_domain or None)
+    if notice_id is not None:
+        message["Message-ID"] = f"<lvmbeat.{notice_id}@{sender_domain or 'localhost'}>"
+    else:
+        message["Message-ID"] = make_msgid(domain=sender_domain or None)
     message.set_content(body)
     return message
 

@@ -311,6 +311,7 @@ class MonitorService:
                 subject_for(notice, site),
                 body_for(notice, site, self.settings.send_email_after),
                 self.clock.now(),
+                notice_id=notice.id,
             )
             self._mailer_or_raise().send(message)
         except (MailError, SettingsError) as error:

@@ -62,6 +62,16 @@ def test_a_message_has_the_headers_mail_clients_expect():
     assert "Last heartbeat: 2026-03-01T12:00:00Z (UTC)" in message.get_content()
 
 
+def test_every_attempt_at_one_notice_carries_the_same_message_id():
+    """A resend after a crash mid-send can then be dropped by Message-ID dedup."""
+    settings = load_settings(BASE)
+    first = compose(settings, "s", "b", START, notice_id="n1")
+    again = compose(settings, "s", "b", START.replace(minute=5), notice_id="n1")
+    other = compose(settings, "s", "b", START, notice_id="n2")
+    assert first["Message-ID"] == again["Message-ID"] == "<lvmbeat.n1@monitor.test>"
+    assert other["Message-ID"] != first["Message-ID"]
+
+
 def test_the_all_clear_says_how_long_the_outage_lasted():
     notice = Notice(
         id="n2",
