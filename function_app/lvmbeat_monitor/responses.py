@@ -53,7 +53,8 @@ _STATUS: tuple[tuple[type[Exception], int], ...] = (
     (MailError, 502),
     (StorageUnavailable, 503),
     (Contended, 503),
-    (SettingsError, 500),
+    # Misconfigured: unavailable until an operator fixes the named setting.
+    (SettingsError, 503),
 )
 
 

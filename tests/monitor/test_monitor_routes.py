@@ -204,7 +204,7 @@ def test_a_missing_setting_is_named_in_a_json_error(env, monkeypatch):
     monkeypatch.setenv("LVMBEAT_SEND_EMAIL_AFTER", "soon")
     runtime.use(None)
     status, body = call("status")
-    assert status == 500 and "LVMBEAT_SEND_EMAIL_AFTER" in body["error"]
+    assert status == 503 and "LVMBEAT_SEND_EMAIL_AFTER" in body["error"]
 
 
 @pytest.fixture
