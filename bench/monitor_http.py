@@ -1,0 +1,191 @@
+"""How fast the monitor's `/heartbeat` answers on the local host, and how many it takes.
+
+Starts Azurite's table service and `lvmbeat monitor serve` (a child process, the real
+CLI, with a function key and the outbox email backend), then sends bounded numbers of
+keyed `GET /heartbeat` requests over loopback at concurrency 1, 10 and 50 from an
+aiohttp client in this process. Each `/heartbeat` is one Table Storage write to Azurite.
+
+Writes the "monitor_http" section of docs/benchmarks.md. Standalone:
+    .venv/bin/python bench/monitor_http.py [--requests 2000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import aiohttp
+from monitor_stack import MonitorStack, running_azurite, running_host
+from report import BENCHMARKS_MD, REPO_ROOT, machine, now_utc, quantile, write_section
+
+
+LEVELS = (1, 10, 50)
+TARGET_P99_MS = 20.0
+TARGET_LEVEL = 10
+WARMUP = 50
+
+
+@dataclass
+class Level:
+    concurrency: int
+    latencies_ms: list[float] = field(default_factory=list)
+    errors: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+    cpu_seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def requests(self) -> int:
+        return len(self.latencies_ms) + sum(self.errors.values())
+
+    def error_count(self) -> int:
+        return sum(self.errors.values())
+
+    def row(self) -> str:
+        ok = self.latencies_ms
+        errors = ", ".join(f"{n}x {why}" for why, n in self.errors.items()) or "0"
+        return (
+            f"| {self.concurrency} | {self.requests} | {quantile(ok, 0.5):.2f} | "
+            f"{quantile(ok, 0.99):.2f} | {max(ok):.2f} | "
+            f"{self.requests / self.seconds:.0f} | {errors} |"
+        )
+
+    def cpu_row(self) -> str:
+        per_request = [
+            f"{seconds * 1000 / self.requests:.2f}"
+            for seconds in self.cpu_seconds.values()
+        ]
+        return f"| {self.concurrency} | " + " | ".join(per_request) + " |"
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process and its reaped children, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = sum(int(value) for value in fields[11:15])  # utime stime cutime cstime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+async def one(session: aiohttp.ClientSession, stack: MonitorStack, level: Level):
+    start = time.perf_counter()
+    try:
+        async with session.get(f"{stack.url}/heartbeat", headers=stack.headers) as r:
+            await r.read()
+            status = r.status
+    except aiohttp.ClientError as error:
+        why = type(error).__name__
+        level.errors[why] = level.errors.get(why, 0) + 1
+        return
+    if status != 200:
+        level.errors[f"HTTP {status}"] = level.errors.get(f"HTTP {status}", 0) + 1
+        return
+    level.latencies_ms.append((time.perf_counter() - start) * 1000)
+
+
+async def run_level(
+    stack: MonitorStack, concurrency: int, count: int, processes: dict[str, int]
+) -> Level:
+    """`count` requests, `concurrency` in flight at a time, each on a kept-alive
+    connection of the client's pool (as the actor's client keeps its connection)."""
+    level = Level(concurrency)
+    remaining = count
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        for _ in range(min(WARMUP, count)):
+            await one(session, stack, Level(concurrency))
+
+        async def worker() -> None:
+            nonlocal remaining
+            while remaining > 0:
+                remaining -= 1
+                await one(session, stack, level)
+
+        cpu_before = {name: cpu_seconds(pid) for name, pid in processes.items()}
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        level.seconds = time.perf_counter() - started
+        level.cpu_seconds = {
+            name: cpu_seconds(pid) - cpu_before[name] for name, pid in processes.items()
+        }
+    return level
+
+
+async def measure(count: int) -> list[Level]:
+    with tempfile.TemporaryDirectory() as workdir, running_azurite() as azurite:
+        with running_host(Path(workdir), azurite.connection_string) as stack:
+            processes = {
+                "client (this process)": os.getpid(),
+                "host": stack.host.process.pid,
+                "Azurite": azurite.process.pid,
+            }
+            return [await run_level(stack, c, count, processes) for c in LEVELS]
+
+
+def section(levels: list[Level], count: int) -> str:
+    rows = "\n".join(level.row() for level in levels)
+    cpu_rows = "\n".join(level.cpu_row() for level in levels)
+    cpu_head = " | ".join(levels[0].cpu_seconds)
+    target = next(level for level in levels if level.concurrency == TARGET_LEVEL)
+    p99 = quantile(target.latencies_ms, 0.99)
+    errors = sum(level.error_count() for level in levels)
+    met = p99 < TARGET_P99_MS and errors == 0
+    verdict = (
+        f"Target (p99 under {TARGET_P99_MS:.0f} ms at concurrency {TARGET_LEVEL}, zero "
+        f"errors): **{'met' if met else 'missed'}**, p99 {p99:.2f} ms, "
+        f"{errors} errors."
+    )
+    return f"""## Monitor `/heartbeat` over HTTP
+
+The actor calls `/heartbeat` every 15 s; the monitor must answer it quickly and never
+fail it. Measured with `.venv/bin/python bench/monitor_http.py --requests {count}`:
+Azurite's table service (in memory) and `lvmbeat monitor serve` as a child process
+(function key required, `outbox` email backend, the production schedule
+`*/30 * * * * *`), `{count}` keyed `GET /heartbeat` requests per level from an aiohttp
+client in the benchmark process, over loopback, kept-alive connections, after
+{WARMUP} warm-up requests. Every request is a real Table Storage write (upsert of the
+`heartbeat` entity) to Azurite, which runs on the same CPUs as the host and the client.
+
+Machine: {machine()}. Date: {now_utc()}.
+
+| concurrency | requests | p50 ms | p99 ms | max ms | requests/s | errors |
+|---|---|---|---|---|---|---|
+{rows}
+
+{verdict}
+
+CPU time per request (ms), from `/proc/<pid>/stat` over each level:
+
+| concurrency | {cpu_head} |
+|---|{"---|" * len(levels[0].cpu_seconds)}
+{cpu_rows}
+
+Latency is client-measured (send to last byte), so it includes the client, the host
+(aiohttp, a thread-pool hop into the synchronous function, the request log line) and
+the storage write. At concurrency 50 the requests queue: throughput is bounded by
+the host's thread pool and Azurite sharing {machine().split(" CPUs")[0]} CPUs with the
+client, so latency grows with the queue while throughput stays flat."""
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=2000, help="per level")
+    parser.add_argument(
+        "--no-write", action="store_true", help="print only; leave docs/ untouched"
+    )
+    args = parser.parse_args()
+    levels = asyncio.run(measure(args.requests))
+    text = section(levels, args.requests)
+    print(text)
+    if not args.no_write:
+        write_section(BENCHMARKS_MD, "monitor_http", text, title="Benchmarks")
+        print(f"Updated {BENCHMARKS_MD.relative_to(REPO_ROOT)}.")
+    errors = sum(level.error_count() for level in levels)
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
