@@ -139,8 +139,8 @@ Machine: {machine()}. Date: {now_utc()}.
 
 | delay | n | min s | p50 s | p99 s | max s | bound s |
 |---|---|---|---|---|---|---|
-| last heartbeat -> alert email | {stats(delays.alert_s)} | {bound:.0f} |
-| first heartbeat back -> all-clear email | {stats(delays.all_clear_s)} | {clear_bound:.0f} |
+{alert_row}
+{clear_row}
 
 - Target: the alert never later than send_email_after + one schedule period + 1 s
   ({GRACE} + {PERIOD} + 1 = {bound:.0f} s): **{"met" if alerts_ok else "missed"}**,
