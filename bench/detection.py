@@ -125,6 +125,13 @@ def section(delays: Delays, outages: int) -> str:
         "LVMBEAT_SEND_EMAIL_AFTER": str(GRACE),
         "LVMBEAT_CHECK_SCHEDULE": SCHEDULE,
     }
+    alert_row = (
+        f"| last heartbeat -> alert email | {stats(delays.alert_s)} | {bound:.0f} |"
+    )
+    clear_row = (
+        f"| first heartbeat back -> all-clear email | {stats(delays.all_clear_s)} | "
+        f"{clear_bound:.0f} |"
+    )
     return f"""## Detection: last heartbeat to alert email
 
 People must hear of an outage within a known time, and of its end. Measured with
