@@ -25,7 +25,15 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from report import BENCHMARKS_MD, REPO_ROOT, machine, now_utc, quantile, write_section
+from report import (
+    BENCHMARKS_MD,
+    REPO_ROOT,
+    load,
+    machine,
+    now_utc,
+    quantile,
+    write_section,
+)
 
 from clu import AMQPClient
 
@@ -229,7 +237,7 @@ with a 2 s lvmecp). Measured with `.venv/bin/python bench/actor_latency.py --cou
 {count}`: the actor in its own process (`lvmbeat actor start --debug`), the simulated
 lvmecp and the client in the benchmark process, all on the local RabbitMQ.
 
-Machine: {machine()}. Date: {now_utc()}.
+Machine: {machine()}. Date: {now_utc()}; {load()} at the end of the run.
 
 All rows but the last use `ecp.cutoff: 0`, the adversarial case: with lvmecp up or
 absent every `set` also starts an emission whose publish and reply share the actor's

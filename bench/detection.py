@@ -24,7 +24,15 @@ from pathlib import Path
 
 import aiohttp
 from monitor_stack import MonitorStack, running_azurite, running_host, settings_text
-from report import BENCHMARKS_MD, REPO_ROOT, machine, now_utc, quantile, write_section
+from report import (
+    BENCHMARKS_MD,
+    REPO_ROOT,
+    load,
+    machine,
+    now_utc,
+    quantile,
+    write_section,
+)
 
 from lvmbeat.dev.smtp import SmtpServer, start_smtp_server
 
@@ -142,7 +150,7 @@ an SMTP server (aiosmtpd) and `lvmbeat monitor serve` (child process, its real t
 until the all-clear does. Times run from the moment the last (first) heartbeat was
 sent to the message's arrival.
 
-Machine: {machine()}. Date: {now_utc()}.
+Machine: {machine()}. Date: {now_utc()}; {load()} at the end of the run.
 
 | delay | n | min s | p50 s | p99 s | max s | bound s |
 |---|---|---|---|---|---|---|

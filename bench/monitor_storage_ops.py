@@ -34,7 +34,7 @@ from urllib.parse import unquote
 import aiohttp
 from aiohttp import web
 from monitor_stack import MonitorStack, running_azurite, running_host, settings_text
-from report import BENCHMARKS_MD, REPO_ROOT, machine, now_utc, write_section
+from report import BENCHMARKS_MD, REPO_ROOT, load, machine, now_utc, write_section
 from yarl import URL
 
 from lvmbeat.dev.ports import free_port
@@ -363,7 +363,7 @@ process, its real timer; {settings_text(SETTINGS)}) sends, on the real clock:
 heartbeats until the all-clear.
 Reads are GETs, writes every other method.
 
-Machine: {machine()}. Date: {now_utc()}.
+Machine: {machine()}. Date: {now_utc()}; {load()} at the end of the run.
 
 | operation | times seen | reads each | writes each |
 |---|---|---|---|

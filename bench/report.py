@@ -28,6 +28,13 @@ def machine() -> str:
     )
 
 
+def load() -> str:
+    """The load average (1/5/15 min), so a reader can tell a busy machine's numbers.
+    It counts every runnable process on the host, other users' included."""
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.2f} / {five:.2f} / {fifteen:.2f} (1/5/15 min)"
+
+
 def now_utc() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
