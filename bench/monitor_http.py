@@ -179,9 +179,9 @@ write to Azurite, all three sharing the machine's CPUs.
 
 Why concurrency 10 and 50 are slower: the clients are closed-loop, so latency at
 concurrency c is about c / throughput (Little's law). The host spends
-{host_cpu:.1f} ms of CPU per heartbeat in one Python process; about 2.9 ms of that is the
-Azure Table SDK's `upsert_entity` (azure-core pipeline and the `requests` transport,
-measured in-process without the host), so one host process tops out near
+{host_cpu:.1f} ms of CPU per heartbeat in one Python process; about 2.9 ms of that
+is the Azure Table SDK's `upsert_entity` (azure-core pipeline and the `requests`
+transport, measured in-process without the host), so one host process tops out near
 {1000 / host_cpu:.0f} requests/s and 10 requests in flight each wait about
 {10 / target_rps * 1000:.0f} ms. p99 under {TARGET_P99_MS:.0f} ms at concurrency
 {TARGET_LEVEL} needs over {TARGET_LEVEL / (TARGET_P99_MS / 1000):.0f} requests/s, about
@@ -189,10 +189,32 @@ measured in-process without the host), so one host process tops out near
 
 What it means, and what would close it: production load is one actor calling once
 every 15 s (0.07 requests/s), i.e. the concurrency-1 row; the monitor answers that in
-{quantile(levels[0].latencies_ms, 0.99):.1f} ms at p99 with zero errors at every level.
+{quantile(levels[0].latencies_ms, 0.99):.1f} ms at p99, and errors stay at {errors}
+at every level.
 To reach the concurrency-10 target locally: the SDK's async client
 (`azure.data.tables.aio`) on an aiohttp transport would drop the thread hop and most of
 the per-call `requests` overhead, and several host processes on one port
 (`SO_REUSEPORT`) would use every CPU. On Azure, Flex Consumption scales out instances
 by HTTP concurrency and Table Storage is its own service, so the host does not share
-its CPU with the storage as here.
+its CPU with the storage as here."""
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=2000, help="per level")
+    parser.add_argument(
+        "--no-write", action="store_true", help="print only; leave docs/ untouched"
+    )
+    args = parser.parse_args()
+    levels = asyncio.run(measure(args.requests))
+    text = section(levels, args.requests)
+    print(text)
+    if not args.no_write:
+        write_section(BENCHMARKS_MD, "monitor_http", text, title="Benchmarks")
+        print(f"Updated {BENCHMARKS_MD.relative_to(REPO_ROOT)}.")
+    errors = sum(level.error_count() for level in levels)
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
