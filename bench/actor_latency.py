@@ -32,6 +32,7 @@ from report import (
     machine,
     now_utc,
     quantile,
+    record_targets,
     write_section,
 )
 
@@ -205,30 +206,32 @@ async def default_cutoff_series(
     )
 
 
-def verdicts(series: list[Series]) -> list[str]:
-    """Each target against the bare round trip's p99: met, or missed by how much."""
+def verdicts(series: list[Series]) -> list[tuple[str, str, str, str]]:
+    """Each target against the bare round trip's p99: (what, p99, limit, verdict)."""
     by_name = {item.name: item for item in series}
     bare = by_name["bare CLU round trip (`ping`)"].quantile(0.99)
-    lines = []
+    rows = []
     for item in series[1:]:
         arrival = "arrival" in item.name
         factor = ARRIVAL_FACTOR if arrival else SET_FACTOR
         p99, limit = item.quantile(0.99), bare * factor
-        outcome = (
+        verdict = (
             "met"
             if p99 <= limit
             else f"missed by {p99 - limit:.2f} ms ({p99 / bare:.2f}x)"
         )
-        lines.append(
-            f"| {item.name} | {p99:.2f} | {factor}x {bare:.2f} = {limit:.2f} | "
-            f"**{outcome}** |"
+        rows.append(
+            (item.name, f"{p99:.2f}", f"{factor}x {bare:.2f} = {limit:.2f}", verdict)
         )
-    return lines
+    return rows
 
 
 def section(outcome: dict[str, object], count: int) -> str:
     rows = "\n".join(series.row() for series in outcome["series"])
-    targets = "\n".join(verdicts(outcome["series"]))
+    targets = "\n".join(
+        f"| {what} | {p99} | {limit} | **{verdict}** |"
+        for what, p99, limit, verdict in verdicts(outcome["series"])
+    )
     notes = "\n".join(f"- {note}" for note in outcome["notes"])
     return f"""## Actor
 
@@ -270,6 +273,18 @@ def main() -> int:
     outcome = asyncio.run(run(args.count))
     text = section(outcome, args.count)
     print(text)
+    record_targets(
+        SECTION,
+        [
+            (
+                f"p99 {what} within "
+                f"{ARRIVAL_FACTOR if 'arrival' in what else SET_FACTOR}x bare p99",
+                f"{p99} ms (limit {limit.split('= ')[1]} ms)",
+                verdict,
+            )
+            for what, p99, limit, verdict in verdicts(outcome["series"])
+        ],
+    )
     if not args.no_write:
         write_section(BENCHMARKS_MD, SECTION, text, title="Benchmarks")
         print(f"Updated {BENCHMARKS_MD.relative_to(REPO_ROOT)}.")

@@ -31,6 +31,7 @@ from report import (
     machine,
     now_utc,
     quantile,
+    record_targets,
     write_section,
 )
 
@@ -190,6 +191,33 @@ def main() -> int:
     delays = asyncio.run(measure(args.outages))
     text = section(delays, args.outages)
     print(text)
+    bound, clear_bound = GRACE + PERIOD + MARGIN, PERIOD + MARGIN
+    worst, worst_clear = max(delays.alert_s), max(delays.all_clear_s)
+    downs = sum(1 for s in delays.subjects if s.endswith("internet is down"))
+    ups = sum(1 for s in delays.subjects if s.startswith("RESOLVED"))
+    record_targets(
+        "detection",
+        [
+            (
+                f"alert within send_email_after + period + 1 s ({GRACE} + {PERIOD} "
+                f"+ 1 = {bound:.0f} s; production 300 + 30 + ε)",
+                f"max {worst:.2f} s over {len(delays.alert_s)} outages",
+                "met" if worst <= bound else f"missed by {worst - bound:.2f} s",
+            ),
+            (
+                f"all-clear within period + 1 s ({clear_bound:.0f} s)",
+                f"max {worst_clear:.2f} s",
+                "met"
+                if worst_clear <= clear_bound
+                else f"missed by {worst_clear - clear_bound:.2f} s",
+            ),
+            (
+                "one alert and one all-clear per outage",
+                f"{downs} alerts, {ups} all-clears for {args.outages} outages",
+                "met" if downs == ups == args.outages else "missed",
+            ),
+        ],
+    )
     if not args.no_write:
         write_section(BENCHMARKS_MD, "detection", text, title="Benchmarks")
         print(f"Updated {BENCHMARKS_MD.relative_to(REPO_ROOT)}.")

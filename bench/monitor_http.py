@@ -29,6 +29,7 @@ from report import (
     machine,
     now_utc,
     quantile,
+    record_targets,
     write_section,
 )
 
@@ -209,6 +210,30 @@ def main() -> int:
     levels = asyncio.run(measure(args.requests))
     text = section(levels, args.requests)
     print(text)
+    target = next(level for level in levels if level.concurrency == TARGET_LEVEL)
+    p99 = quantile(target.latencies_ms, 0.99)
+    errors = [level.error_count() for level in levels]
+    record_targets(
+        "monitor_http",
+        [
+            (
+                f"`/heartbeat` p99 under {TARGET_P99_MS:.0f} ms at concurrency "
+                f"{TARGET_LEVEL}",
+                f"{p99:.1f} ms",
+                "met"
+                if p99 < TARGET_P99_MS
+                else f"missed by {p99 - TARGET_P99_MS:.1f} ms "
+                f"({p99 / TARGET_P99_MS:.1f}x); concurrency 1: "
+                f"{quantile(levels[0].latencies_ms, 0.99):.1f} ms",
+            ),
+            (
+                "`/heartbeat` errors at concurrency "
+                + "/".join(str(level.concurrency) for level in levels),
+                "/".join(str(n) for n in errors),
+                "met" if not any(errors) else "missed",
+            ),
+        ],
+    )
     if not args.no_write:
         write_section(BENCHMARKS_MD, "monitor_http", text, title="Benchmarks")
         print(f"Updated {BENCHMARKS_MD.relative_to(REPO_ROOT)}.")

@@ -34,7 +34,15 @@ from urllib.parse import unquote
 import aiohttp
 from aiohttp import web
 from monitor_stack import MonitorStack, running_azurite, running_host, settings_text
-from report import BENCHMARKS_MD, REPO_ROOT, load, machine, now_utc, write_section
+from report import (
+    BENCHMARKS_MD,
+    REPO_ROOT,
+    load,
+    machine,
+    now_utc,
+    record_targets,
+    write_section,
+)
 from yarl import URL
 
 from lvmbeat.dev.ports import free_port
@@ -392,6 +400,25 @@ def main() -> int:
     outcome = asyncio.run(measure())
     text = section(outcome)
     print(text)
+    sent, beat_reads, beat_writes = outcome["heartbeats"]
+    quiet = outcome["tally"].costs.get("check, heartbeats current (quiet)", Counter())
+    quiet_reads, quiet_writes, seen = cost_text(quiet)
+    record_targets(
+        "monitor_storage_ops",
+        [
+            (
+                "1 write, 0 reads per `/heartbeat`",
+                f"{beat_writes / sent:.2f} writes, {beat_reads / sent:.2f} reads "
+                f"({sent} heartbeats)",
+                "met" if (beat_reads, beat_writes) == (0, sent) else "missed",
+            ),
+            (
+                "1 read, 0 writes per quiet check",
+                f"{quiet_reads} read, {quiet_writes} writes ({seen} checks)",
+                "met" if set(quiet) == {(1, 0)} else "missed",
+            ),
+        ],
+    )
     if not args.no_write:
         write_section(BENCHMARKS_MD, "monitor_storage_ops", text, title="Benchmarks")
         print(f"Updated {BENCHMARKS_MD.relative_to(REPO_ROOT)}.")

@@ -7,10 +7,22 @@ docs/cost.md), so a partial run leaves the other sections as they were.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
+
+from report import (
+    BENCHMARKS_MD,
+    RESULTS_ENV,
+    load,
+    machine,
+    markers,
+    now_utc,
+    read_targets,
+)
 
 
 BENCH = Path(__file__).resolve().parent
@@ -27,7 +39,50 @@ SCRIPTS: list[list[str]] = [
 ]
 
 
+SUMMARY = "summary"
+
+
+def write_summary(results: Path) -> None:
+    """The targets table, right under the page title (the sections follow)."""
+    names = [script.removesuffix(".py") for script, *_ in SCRIPTS]
+    rows = "\n".join(
+        f"| {target} | {measured} | **{verdict}** |"
+        for target, measured, verdict in read_targets(results, names)
+    )
+    body = f"""## Summary
+
+Every target of issue 5, measured by `make bench` (`.venv/bin/python
+bench/run_all.py`, which runs each script below in turn; each section names its own
+command to rerun it alone). Machine: {machine()}. Date: {now_utc()}; {load()} at
+the end. Details, and for each missed target by how much, why and what would close it,
+are in the sections below.
+
+| target | measured | verdict |
+|---|---|---|
+{rows}"""
+    start, end = markers(SUMMARY)
+    text = f"{start}\n{body}\n{end}\n"
+    page = BENCHMARKS_MD.read_text() if BENCHMARKS_MD.exists() else "# Benchmarks\n"
+    if start in page:
+        before, rest = page.split(start, 1)
+        page = before + text + rest.split(end, 1)[1].lstrip("\n")
+    else:
+        title, _, rest = page.partition("\n")
+        page = f"{title}\n\n{text}\n{rest.lstrip()}"
+    BENCHMARKS_MD.write_text(page)
+
+
 def main() -> int:
+    with tempfile.TemporaryDirectory(prefix="lvmbeat-bench-") as results:
+        os.environ[RESULTS_ENV] = results
+        status = run_each()
+        if status == 0:
+            write_summary(Path(results))
+            print("All benchmarks done; see docs/benchmarks.md and docs/cost.md.")
+        return status
+
+
+def run_each() -> int:
     for script, *args in SCRIPTS:
         command = [sys.executable, str(BENCH / script), *args]
         shown = " ".join(["bench/" + script, *args])
@@ -44,7 +99,6 @@ def main() -> int:
             )
             return status
         print(f"==> {shown}: done in {took:.0f} s", flush=True)
-    print("All benchmarks done; see docs/benchmarks.md and docs/cost.md.")
     return 0
 
 
