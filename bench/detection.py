@@ -56,6 +56,14 @@ class Delays:
     subjects: list[str] = field(default_factory=list)
 
 
+def phase_delay(number: int, outages: int) -> float:
+    """How long to wait so that outage `number` starts at phase number/outages of
+    the check period, counted from now (any point of the period works as origin)."""
+    now = time.time()
+    target = (number / outages) * PERIOD
+    return (target - now % PERIOD) % PERIOD
+
+
 async def heartbeat(session: aiohttp.ClientSession, stack: MonitorStack) -> float:
     """Send one heartbeat; the time it was sent (perf_counter)."""
     sent = time.perf_counter()
@@ -81,9 +89,13 @@ async def play(stack: MonitorStack, smtp: SmtpServer, outages: int) -> Delays:
             await heartbeat(session, stack)
             await asyncio.sleep(BEAT_EVERY)
         for number in range(outages):
+            # Spread the last heartbeat over the check period (the timer fires on
+            # whole seconds): the delay then covers its whole range, worst case too.
+            await asyncio.sleep(phase_delay(number, outages))
             last = await heartbeat(session, stack)
             alert = await next_mail(smtp, 2 * number + 1, timeout=bound + 20)
             delays.alert_s.append(alert - last)
+            await asyncio.sleep(phase_delay(outages - 1 - number, outages))
             first = await heartbeat(session, stack)
             clear = await next_mail(smtp, 2 * number + 2, timeout=PERIOD + 20)
             delays.all_clear_s.append(clear - first)
@@ -148,8 +160,10 @@ People must hear of an outage within a known time, and of its end. Measured with
 an SMTP server (aiosmtpd) and `lvmbeat monitor serve` (child process, its real timer;
 {settings_text(settings)}), all on loopback. Each outage: heartbeats every
 {BEAT_EVERY} s, then silence until the alert reaches the SMTP server, then heartbeats
-until the all-clear does. Times run from the moment the last (first) heartbeat was
-sent to the message's arrival.
+until the all-clear does. The last heartbeats of the {outages} outages, and the first
+ones back, are spread evenly over the one-second check period, so the worst phase is
+among them. Times run
+from the moment the last (first) heartbeat was sent to the message's arrival.
 
 Machine: {machine()}. Date: {now_utc()}; {load()} at the end of the run.
 
