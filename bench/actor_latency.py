@@ -277,9 +277,10 @@ def section(outcome: dict[str, object], count: int) -> str:
             )
         )
     notes += (
-        "\n- These are p99s of a few ms on a 2-CPU machine shared with other work: "
-        "between runs the bare `ping` p99 ranged from 7.6 to 23 ms with the load. "
-        "Compare rows of one run, as the targets do, never across runs."
+        "\n- These p99s of a few ms on a 2-CPU machine move with its load (the "
+        "load average above counts other users' work too): compare rows of one "
+        "run, as the targets do, never across runs. docs/benchmarks.md keeps the "
+        "ratios of earlier runs under the summary."
     )
     return f"""## Actor
 

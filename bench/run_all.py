@@ -65,7 +65,7 @@ are in the sections below.
     page = BENCHMARKS_MD.read_text() if BENCHMARKS_MD.exists() else "# Benchmarks\n"
     if start in page:
         before, rest = page.split(start, 1)
-        page = before + text + rest.split(end, 1)[1].lstrip("\n")
+        page = before + text + "\n" + rest.split(end, 1)[1].lstrip("\n")
     else:
         title, _, rest = page.partition("\n")
         page = f"{title}\n\n{text}\n{rest.lstrip()}"
