@@ -287,8 +287,8 @@ def section(outcome: dict[str, object], count: int) -> str:
     notes += (
         "\n- These p99s of a few ms on a 2-CPU machine move with its load (the "
         "load average above counts other users' work too): compare rows of one "
-        "run, as the targets do, never across runs. docs/benchmarks.md keeps the "
-        "ratios of earlier runs under the summary."
+        "run, as the paired targets do, never across runs. docs/benchmarks.md "
+        "keeps the ratios of earlier runs under the summary."
     )
     return f"""## Actor
 
@@ -340,7 +340,8 @@ def main() -> int:
         [
             (
                 f"p99 {what} within "
-                f"{ARRIVAL_FACTOR if 'arrival' in what else SET_FACTOR}x bare p99",
+                f"{ARRIVAL_FACTOR if 'arrival' in what else SET_FACTOR}x paired "
+                "`ping` p99",
                 f"{p99} ms (limit {limit.split('= ')[1]} ms)",
                 verdict,
             )
