@@ -16,9 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import platform
-import re
 import subprocess
 import sys
 import tempfile
@@ -26,45 +23,63 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
+
+from report import (
+    BENCHMARKS_MD,
+    REPO_ROOT,
+    load,
+    machine,
+    now_utc,
+    quantile,
+    record_targets,
+    write_section,
+)
 
 from clu import AMQPClient
 
 from lvmbeat.simulator import SimulatedEcp
 
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-BENCHMARKS_MD = REPO_ROOT / "docs" / "benchmarks.md"
-SECTION_START = "<!-- actor_latency:start -->"
-SECTION_END = "<!-- actor_latency:end -->"
+SECTION = "actor_latency"
 SLOW_DELAY = 2.0
+DEFAULT_CUTOFF = 10  # ecp.cutoff in the packaged config.yaml
+# Targets (issue 5): p99 of the `set` reply within 1.5x the bare round trip's p99,
+# p99 of set -> lvmecp arrival within 2x.
+SET_FACTOR = 1.5
+ARRIVAL_FACTOR = 2.0
 
 
 @dataclass
 class Series:
     name: str
     samples_ms: list[float]
+    # The `ping`s alternating with this series, which it is judged against.
+    baseline: Series | None = None
 
     def quantile(self, q: float) -> float:
-        ordered = sorted(self.samples_ms)
-        return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+        return quantile(self.samples_ms, q)
 
     def row(self) -> str:
+        paired = (
+            f"{self.baseline.quantile(0.5):.2f} | {self.baseline.quantile(0.99):.2f}"
+            if self.baseline
+            else "- | -"
+        )
         return (
             f"| {self.name} | {len(self.samples_ms)} | {self.quantile(0.5):.2f} | "
-            f"{self.quantile(0.99):.2f} | {max(self.samples_ms):.2f} |"
+            f"{self.quantile(0.99):.2f} | {max(self.samples_ms):.2f} | {paired} |"
         )
 
 
 class ActorProcess:
     """The actor in its own process, as deployed; its output is drained in a thread."""
 
-    def __init__(self, name: str, ecp_name: str, workdir: Path):
-        config = workdir / "lvmbeat.yaml"
+    def __init__(self, name: str, ecp_name: str, workdir: Path, cutoff: float = 0):
+        config = workdir / f"{name}.yaml"
         config.write_text(
             f"actor: {{name: {name}, host: 127.0.0.1, log_dir: '{workdir / 'logs'}'}}\n"
-            f"ecp: {{actor: {ecp_name}, cutoff: 0, command_timeout: 5}}\n"
+            f"ecp: {{actor: {ecp_name}, cutoff: {cutoff}, command_timeout: 5}}\n"
             "network:\n"  # loopback only: this machine talks to nothing else
             "  checks:\n"
             "    lco: {method: tcp, host: 127.0.0.1, port: 5672}\n"
@@ -127,10 +142,13 @@ async def run(count: int) -> dict[str, object]:
             bare = [await timed(client, actor_name, "ping") for _ in range(count)]
             results.append(Series("bare CLU round trip (`ping`)", bare))
 
-            absent = [
-                await timed(client, actor_name, "set overwatcher") for _ in range(count)
-            ]
-            results.append(Series("`set` reply, lvmecp absent", absent))
+            pings, absent = [], []
+            for _ in range(count):
+                pings.append(await timed(client, actor_name, "ping"))
+                absent.append(await timed(client, actor_name, "set overwatcher"))
+            results.append(
+                Series("`set` reply, lvmecp absent", absent, Series("ping", pings))
+            )
 
             sim = SimulatedEcp(ecp_name, host="127.0.0.1", dome_timeout=3600)
             arrivals: asyncio.Queue[float] = asyncio.Queue()
@@ -138,27 +156,35 @@ async def run(count: int) -> dict[str, object]:
             await sim.start()
             try:
                 await emission_idle(client, actor_name)
-                set_up, to_ecp = [], []
+                pings, set_up, to_ecp = [], [], []
                 for _ in range(count):
+                    pings.append(await timed(client, actor_name, "ping"))
                     start = time.perf_counter()
                     set_up.append(await timed(client, actor_name, "set overwatcher"))
                     arrived = await asyncio.wait_for(arrivals.get(), 10)
                     to_ecp.append((arrived - start) * 1000)
                     await emission_idle(client, actor_name)
-                results.append(Series("`set` reply, lvmecp up", set_up))
-                results.append(Series("`set` -> lvmecp `heartbeat` arrival", to_ecp))
+                up_pings = Series("ping", pings)
+                results.append(Series("`set` reply, lvmecp up", set_up, up_pings))
+                results.append(
+                    Series("`set` -> lvmecp `heartbeat` arrival", to_ecp, up_pings)
+                )
 
                 sim.delay = SLOW_DELAY
                 first_request = sim.requests.count
                 started = time.perf_counter()
-                slow = [
-                    await timed(client, actor_name, "set overwatcher")
-                    for _ in range(count)
-                ]
+                pings, slow = [], []
+                for _ in range(count):
+                    pings.append(await timed(client, actor_name, "ping"))
+                    slow.append(await timed(client, actor_name, "set overwatcher"))
                 elapsed = time.perf_counter() - started
                 requests = sim.requests.count - first_request
                 results.append(
-                    Series(f"`set` reply, lvmecp slow ({SLOW_DELAY:.0f} s)", slow)
+                    Series(
+                        f"`set` reply, lvmecp slow ({SLOW_DELAY:.0f} s)",
+                        slow,
+                        Series("ping", pings),
+                    )
                 )
                 notes.append(
                     f"With lvmecp slow, {count} sets over {elapsed:.1f} s led to "
@@ -167,62 +193,136 @@ async def run(count: int) -> dict[str, object]:
                 )
             finally:
                 await sim.stop()
+            results.extend(await default_cutoff_series(client, Path(workdir), count))
         finally:
             await client.stop()
             actor.stop()
     return {"series": results, "notes": notes}
 
 
-def machine() -> str:
-    memory_kb = 0
-    for line in Path("/proc/meminfo").read_text().splitlines():
-        if line.startswith("MemTotal:"):
-            memory_kb = int(line.split()[1])
-    return (
-        f"{os.cpu_count()} CPUs (nproc), {memory_kb / 1024 / 1024:.1f} GiB memory, "
-        f"Python {platform.python_version()}, {platform.system()} "
-        f"{platform.release()}"
-    )
+async def default_cutoff_series(
+    client: AMQPClient, workdir: Path, count: int
+) -> list[Series]:
+    """`set` replies from an actor with the packaged 10 s cutoff and lvmecp up: the
+    production case, where at most one `set` in 10 s also starts an emission."""
+    suffix = uuid.uuid4().hex[:6]
+    name, ecp_name = f"lvmbeat_bench_{suffix}", f"lvmecp_bench_{suffix}"
+    actor = ActorProcess(name, ecp_name, workdir, cutoff=DEFAULT_CUTOFF)
+    sim = SimulatedEcp(ecp_name, host="127.0.0.1", dome_timeout=3600)
+    await sim.start()
+    try:
+        if not await asyncio.to_thread(actor.ready.wait, 60):
+            raise RuntimeError("the default-cutoff actor did not connect within 60 s")
+        for _ in range(20):
+            await timed(client, name, "ping")
+        pings, sets = [], []
+        for _ in range(count):
+            pings.append(await timed(client, name, "ping"))
+            sets.append(await timed(client, name, "set overwatcher"))
+    finally:
+        await sim.stop()
+        actor.stop()
+    return [
+        Series(
+            f"`set` reply, lvmecp up, default cutoff ({DEFAULT_CUTOFF} s)",
+            sets,
+            baseline=Series("ping", pings),
+        )
+    ]
+
+
+def verdicts(series: list[Series]) -> list[tuple[str, str, str, str]]:
+    """Each target against the bare round trip's p99: (what, p99, limit, verdict)."""
+    by_name = {item.name: item for item in series}
+    first_bare = by_name["bare CLU round trip (`ping`)"].quantile(0.99)
+    rows = []
+    for item in series[1:]:
+        if "ping" in item.name:
+            continue  # a baseline, not a target
+        bare = item.baseline.quantile(0.99) if item.baseline else first_bare
+        arrival = "arrival" in item.name
+        factor = ARRIVAL_FACTOR if arrival else SET_FACTOR
+        p99, limit = item.quantile(0.99), bare * factor
+        verdict = (
+            "met"
+            if p99 <= limit
+            else f"missed by {p99 - limit:.2f} ms ({p99 / bare:.2f}x)"
+        )
+        rows.append(
+            (item.name, f"{p99:.2f}", f"{factor}x {bare:.2f} = {limit:.2f}", verdict)
+        )
+    return rows
 
 
 def section(outcome: dict[str, object], count: int) -> str:
     rows = "\n".join(series.row() for series in outcome["series"])
+    targets = "\n".join(
+        f"| {what} | {p99} | {limit} | **{verdict}** |"
+        for what, p99, limit, verdict in verdicts(outcome["series"])
+    )
     notes = "\n".join(f"- {note}" for note in outcome["notes"])
-    today = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    return f"""{SECTION_START}
-## Actor
+    missed = [
+        what for what, _, _, verdict in verdicts(outcome["series"]) if verdict != "met"
+    ]
+    if missed:
+        cutoff_only = all("default cutoff" not in what for what in missed)
+        notes += (
+            "\n- Missed: "
+            + "; ".join(missed)
+            + ". "
+            + (
+                "Only `ecp.cutoff: 0` rows miss: there every `set` also starts an "
+                "emission (a publish to lvmecp and handling its reply or failure) on "
+                "the actor's event loop and broker connection, right as the `set` "
+                "reply goes out. The production row (default cutoff) meets its "
+                "target, so nothing is needed for production; for cutoff 0, "
+                "finishing the `set` before starting the emission (so its reply is "
+                "published first) is the change to try."
+                if cutoff_only
+                else "The default-cutoff row misses too: the actor itself is slower "
+                "than a bare round trip beyond the allowance; profile `set_` in "
+                "actor/lvmbeat/actor.py."
+            )
+        )
+    notes += (
+        "\n- These p99s of a few ms on a 2-CPU machine move with its load (the "
+        "load average above counts other users' work too): compare rows of one "
+        "run, as the paired targets do, never across runs. docs/benchmarks.md "
+        "keeps the ratios of earlier runs under the summary."
+    )
+    return f"""## Actor
 
 `set` must answer at once whatever lvmecp does (the first actor's `set` took 2,016 ms
 with a 2 s lvmecp). Measured with `.venv/bin/python bench/actor_latency.py --count
 {count}`: the actor in its own process (`lvmbeat actor start --debug`), the simulated
 lvmecp and the client in the benchmark process, all on the local RabbitMQ.
 
-Machine: {machine()}. Date: {today}.
+Machine: {machine()}. Date: {now_utc()}; {load()} at the end of the run.
 
-The benchmark config has `ecp.cutoff: 0`, so with lvmecp up or absent every `set` also
-starts an emission whose publish and reply share the actor's event loop and the broker
-with the `set` reply; with the default 10 s cutoff at most one `set` in 10 s pays that.
+All rows but the last use `ecp.cutoff: 0`, the adversarial case: with lvmecp up or
+absent every `set` also starts an emission whose publish and reply share the actor's
+event loop and the broker with the `set` reply. The last row is a second actor with
+the packaged `ecp.cutoff: {DEFAULT_CUTOFF}` (production), where at most one `set` in
+{DEFAULT_CUTOFF} s pays that.
 
-| measurement | n | p50 ms | p99 ms | max ms |
-|---|---|---|---|---|
+This machine is shared, and its load moves within a run. So every measured command
+alternates with a bare `ping` to the same actor, and each row is judged against the
+`ping`s taken between its own commands (the "paired ping" columns): same moments, same
+load. The first row is a plain run of `ping`s, for reference.
+
+| measurement | n | p50 ms | p99 ms | max ms | paired ping p50 ms | paired ping p99 ms |
+|---|---|---|---|---|---|---|
 {rows}
 
+Targets: p99 of a `set` reply within {SET_FACTOR}x the paired `ping`'s p99; p99 of
+set -> lvmecp arrival within {ARRIVAL_FACTOR}x.
+
+| measurement | p99 ms | limit ms | target |
+|---|---|---|---|
+{targets}
+
 {notes}
-{SECTION_END}
 """
-
-
-def write_section(text: str) -> None:
-    BENCHMARKS_MD.parent.mkdir(exist_ok=True)
-    current = BENCHMARKS_MD.read_text() if BENCHMARKS_MD.exists() else "# Benchmarks\n"
-    pattern = re.compile(
-        re.escape(SECTION_START) + ".*?" + re.escape(SECTION_END) + "\n?", re.S
-    )
-    if pattern.search(current):
-        updated = pattern.sub(lambda _: text, current)
-    else:
-        updated = current.rstrip("\n") + "\n\n" + text
-    BENCHMARKS_MD.write_text(updated)
 
 
 def main() -> int:
@@ -235,8 +335,21 @@ def main() -> int:
     outcome = asyncio.run(run(args.count))
     text = section(outcome, args.count)
     print(text)
+    record_targets(
+        SECTION,
+        [
+            (
+                f"p99 {what} within "
+                f"{ARRIVAL_FACTOR if 'arrival' in what else SET_FACTOR}x paired "
+                "`ping` p99",
+                f"{p99} ms (limit {limit.split('= ')[1]} ms)",
+                verdict,
+            )
+            for what, p99, limit, verdict in verdicts(outcome["series"])
+        ],
+    )
     if not args.no_write:
-        write_section(text)
+        write_section(BENCHMARKS_MD, SECTION, text, title="Benchmarks")
         print(f"Updated {BENCHMARKS_MD.relative_to(REPO_ROOT)}.")
     return 0
 

@@ -3,6 +3,7 @@ that rewrites one marked section of a docs page, so each script owns its section
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import re
@@ -26,6 +27,13 @@ def machine() -> str:
         f"Python {platform.python_version()}, {platform.system()} "
         f"{platform.release()}"
     )
+
+
+def load() -> str:
+    """The load average (1/5/15 min), so a reader can tell a busy machine's numbers.
+    It counts every runnable process on the host, other users' included."""
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.2f} / {five:.2f} / {fifteen:.2f} (1/5/15 min)"
 
 
 def now_utc() -> str:
@@ -60,3 +68,25 @@ def write_section(page: Path, name: str, body: str, *, title: str) -> None:
     else:
         updated = current.rstrip("\n") + "\n\n" + text
     page.write_text(updated)
+
+
+# bench/run_all.py sets this to a folder; each script then leaves its targets there
+# for the summary table at the top of docs/benchmarks.md.
+RESULTS_ENV = "LVMBEAT_BENCH_RESULTS"
+
+
+def record_targets(script: str, targets: list[tuple[str, str, str]]) -> None:
+    """Leave (target, measured, verdict) rows for run_all's summary, when it asked."""
+    folder = os.environ.get(RESULTS_ENV)
+    if folder:
+        path = Path(folder) / f"{script}.json"
+        path.write_text(json.dumps([list(row) for row in targets]))
+
+
+def read_targets(folder: Path, scripts: list[str]) -> list[tuple[str, str, str]]:
+    rows: list[tuple[str, str, str]] = []
+    for script in scripts:
+        path = folder / f"{script}.json"
+        if path.exists():
+            rows.extend(tuple(row) for row in json.loads(path.read_text()))
+    return rows
