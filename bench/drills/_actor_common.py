@@ -8,6 +8,7 @@ talks to anything but 127.0.0.1.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import subprocess
 import sys
@@ -15,6 +16,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -394,3 +396,29 @@ def publish(name: str, body: str, write: bool) -> None:
     if write:
         write_section(RELIABILITY_MD, name, body, title="Reliability")
         print(f"Updated {RELIABILITY_MD.relative_to(REPO_ROOT)} ({name}).")
+
+
+def drill_main(
+    description: str,
+    section: str,
+    run: Callable[[float, bool], Awaitable[tuple[Any, str]]],
+    *,
+    knob: str,
+    default: float,
+    knob_help: str,
+) -> int:
+    """The command line every actor drill shares: one duration knob, --no-write and
+    --echo; exit 0 passed, 1 failed, 2 could not run."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument(f"--{knob}", type=float, default=default, help=knob_help)
+    parser.add_argument("--no-write", action="store_true", help="leave docs/ alone")
+    parser.add_argument("--echo", action="store_true", help="print the processes' logs")
+    args = parser.parse_args()
+    try:
+        verdict, body = asyncio.run(run(getattr(args, knob), args.echo))
+    except DrillError as error:
+        print(f"Drill could not run: {error}", file=sys.stderr)
+        return 2
+    verdict.print()
+    publish(section, body, write=not args.no_write)
+    return 0 if verdict.passed else 1

@@ -22,7 +22,6 @@ the dome never closes. Prints the numbers and what was lost; writes the
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import sys
 import time
@@ -39,11 +38,11 @@ from _actor_common import (
     Sample,
     Verdict,
     actor_config,
+    drill_main,
     largest_gap,
     latency_summary,
     machine,
     now_utc,
-    publish,
     unique,
     wait_answering,
     workdir,
@@ -312,21 +311,14 @@ Outcome: **{"passed" if verdict.passed else "FAILED"}**.
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--outage", type=float, default=10.0, help="seconds the broker stays away"
+    return drill_main(
+        __doc__.splitlines()[0],
+        SECTION,
+        run,
+        knob="outage",
+        default=10.0,
+        knob_help="seconds the broker stays away",
     )
-    parser.add_argument("--no-write", action="store_true", help="leave docs/ alone")
-    parser.add_argument("--echo", action="store_true", help="print the actor's log")
-    args = parser.parse_args()
-    try:
-        verdict, body = asyncio.run(run(args.outage, args.echo))
-    except DrillError as error:
-        print(f"Drill could not run: {error}", file=sys.stderr)
-        return 2
-    verdict.print()
-    publish(SECTION, body, write=not args.no_write)
-    return 0 if verdict.passed else 1
 
 
 if __name__ == "__main__":

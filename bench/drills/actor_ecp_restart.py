@@ -20,7 +20,6 @@ lost; writes the "drill-actor-ecp-restart" section of docs/reliability.md.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import sys
 import time
@@ -36,10 +35,10 @@ from _actor_common import (
     Pacer,
     Verdict,
     actor_config,
+    drill_main,
     latency_summary,
     machine,
     now_utc,
-    publish,
     quantile,
     timed_command,
     unique,
@@ -237,21 +236,14 @@ Outcome: **{"passed" if verdict.passed else "FAILED"}**.
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--downtime", type=float, default=15.0, help="seconds lvmecp stays dead"
+    return drill_main(
+        __doc__.splitlines()[0],
+        SECTION,
+        run,
+        knob="downtime",
+        default=15.0,
+        knob_help="seconds lvmecp stays dead",
     )
-    parser.add_argument("--no-write", action="store_true", help="leave docs/ alone")
-    parser.add_argument("--echo", action="store_true", help="print the processes' logs")
-    args = parser.parse_args()
-    try:
-        verdict, body = asyncio.run(run(args.downtime, args.echo))
-    except DrillError as error:
-        print(f"Drill could not run: {error}", file=sys.stderr)
-        return 2
-    verdict.print()
-    publish(SECTION, body, write=not args.no_write)
-    return 0 if verdict.passed else 1
 
 
 if __name__ == "__main__":

@@ -18,7 +18,6 @@ docs/reliability.md.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import sys
 import time
@@ -30,16 +29,15 @@ from _actor_common import (
     BROKER_PORT,
     STATUS_LIMIT,
     ActorProcess,
-    DrillError,
     LoopbackListener,
     Pacer,
     Sample,
     Verdict,
     actor_config,
+    drill_main,
     latency_summary,
     machine,
     now_utc,
-    publish,
     quantile,
     unique,
     wait_answering,
@@ -327,21 +325,14 @@ Outcome: **{"passed" if verdict.passed else "FAILED"}**.
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--phase", type=float, default=6.0, help="seconds of each monitor behaviour"
+    return drill_main(
+        __doc__.splitlines()[0],
+        SECTION,
+        run,
+        knob="phase",
+        default=6.0,
+        knob_help="seconds of each monitor behaviour",
     )
-    parser.add_argument("--no-write", action="store_true", help="leave docs/ alone")
-    parser.add_argument("--echo", action="store_true", help="print the actor's log")
-    args = parser.parse_args()
-    try:
-        verdict, body = asyncio.run(run(args.phase, args.echo))
-    except DrillError as error:
-        print(f"Drill could not run: {error}", file=sys.stderr)
-        return 2
-    verdict.print()
-    publish(SECTION, body, write=not args.no_write)
-    return 0 if verdict.passed else 1
 
 
 if __name__ == "__main__":
