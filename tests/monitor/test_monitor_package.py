@@ -35,7 +35,9 @@ def test_the_package_holds_the_app_and_nothing_else(tmp_path):
         f"lvmbeat_monitor/{path.name}"
         for path in (FUNCTION_APP / "lvmbeat_monitor").glob("*.py")
     }
-    assert names == {"function_app.py", "host.json", "requirements.txt"} | package
+    # VERSION travels with the package: the deployed app reads its version from it.
+    expected = {"function_app.py", "host.json", "requirements.txt"} | package
+    assert names == expected | {"lvmbeat_monitor/VERSION"}
 
 
 def pinned_requirements() -> dict[str, str]:
@@ -94,3 +96,14 @@ def test_requirements_pin_azure_functions_1x_for_python_312():
 def test_requirements_match_what_the_tests_ran_against():
     for name, version in pinned_requirements().items():
         assert metadata.version(name) == version, name
+
+
+def test_the_actor_and_the_monitor_report_one_version():
+    # One home for the version (function_app/lvmbeat_monitor/VERSION): the installed
+    # distribution, hence the actor and its image, reads the same file.
+    from lvmbeat import __version__ as actor_version
+    from lvmbeat_monitor import __version__ as monitor_version
+
+    home = (FUNCTION_APP / "lvmbeat_monitor" / "VERSION").read_text().strip()
+    assert re.fullmatch(r"\d+\.\d+\.\d+", home), f"VERSION holds {home!r}"
+    assert actor_version == monitor_version == home == metadata.version("lvmbeat")
