@@ -114,6 +114,14 @@ def test_host_storage_telemetry_and_sdks_use_the_managed_identity(deployment):
     settings = deployment.app_settings()
     assert "AzureWebJobsStorage" not in settings  # no connection string form
     assert settings["AzureWebJobsStorage__credential"] == "managedidentity"
+    # Blobs for keys and the timer's schedule monitor; tables for the host's diagnostic
+    # events ("Connecting to host storage with an identity", functions-reference), which
+    # the Storage Table Data Contributor grant in roles.bicep allows.
+    for service in ("blob", "table"):
+        uri = settings[f"AzureWebJobsStorage__{service}ServiceUri"]
+        assert dotted(uri) == f"storage.properties.primaryEndpoints.{service}"
+    _, app, _ = deployment.function_app()
+    assert app.resources["storage"]["existing"] is True
     assert settings["AzureWebJobsStorage__clientId"] == "identityClientId"
     assert settings["AZURE_CLIENT_ID"] == "identityClientId"
     assert settings["APPLICATIONINSIGHTS_AUTHENTICATION_STRING"] == (

@@ -87,6 +87,20 @@ def test_flex_deploys_the_package_from_blob_storage_as_the_app_identity(deployme
     assert site["identity"]["type"] == "UserAssigned"
 
 
+def test_app_settings_are_one_appsettings_resource_of_the_site(deployment):
+    # The shape of Microsoft's Flex samples (the AVM web/site module's `configs`):
+    # settings that read resource properties sit in a resource body, never in a loop.
+    _, app, site = deployment.function_app()
+    configs = [
+        app.resource_config(symbol)
+        for symbol in app.symbols_of_type("Microsoft.Web/sites/config")
+    ]
+    assert [(config["name"], config["parent"]) for config in configs] == [
+        ("appsettings", "site")
+    ]
+    assert "appSettings" not in site["properties"]["siteConfig"]
+
+
 def test_the_app_name_and_so_its_hostname_is_the_same_on_every_deployment(deployment):
     name = deployment.main.parameters["functionAppName"]["default"]
     assert "${uniqueString(resourceGroup().id)}" in name
