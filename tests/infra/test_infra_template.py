@@ -254,47 +254,6 @@ def test_the_only_connection_string_is_the_telemetry_address(deployment):
     assert "connectionString" not in str(deployment.main.outputs)
 
 
-def test_the_watcher_alerts_when_the_timer_goes_silent_or_fails(deployment):
-    watcher = deployment.modules["watcher"]
-    params = deployment.main.module_params("watcher")
-    assert params["timerFunctionName"] == "timerFunctionName"
-    assert deployment.main.parameters["timerFunctionName"]["default"] == "check"
-    assert params["silenceMinutes"] == "watcherWindowMinutes"
-    assert dotted(params["applicationInsightsId"]) == (
-        "monitoring.outputs.applicationInsightsId"
-    )
-    rules = watcher.symbols_of_type("Microsoft.Insights/scheduledQueryRules")
-    queries = {}
-    for rule in rules:
-        properties = watcher.resource_config(rule)["properties"]
-        assert properties["windowSize"] == "PT${silenceMinutes}M"
-        assert properties["scopes"] == ["applicationInsightsId"]
-        assert dotted(properties["actions"]["actionGroups"][0]) == "alertEmail.id"
-        criterion = properties["criteria"]["allOf"][0]
-        function = criterion["query"]["function"]
-        assert function["type"] == "format"
-        assert function["parameters"]["arg_1"] == "timerFunctionName"
-        queries[rule] = watcher.variables[function["parameters"]["format_string"]][
-            "value"
-        ]
-    assert len(queries) == 2
-    silent, failing = sorted(queries.values(), key=lambda query: "false" in query)
-    assert "operation_Name =~ '{0}'" in silent and "succeeded == 0" in silent
-    assert "success == false" in failing and "failed >= {1}" in failing
-    _, group = watcher.only("Microsoft.Insights/actionGroups")
-    receivers = group["properties"]["emailReceivers"]
-    assert receivers["loop_type"]["detail"]["array_name"] == "recipients"
-
-
-def test_the_availability_test_probes_status_on_the_app_hostname(deployment):
-    watcher = deployment.modules["watcher"]
-    _, probe = watcher.only("Microsoft.Insights/webtests")
-    assert probe["properties"]["Request"]["RequestUrl"] == "${baseUrl}/status"
-    assert len(probe["properties"]["Locations"]) >= 2
-    params = deployment.main.module_params("watcher")
-    assert params["baseUrl"] == "https://${functionApp.outputs.defaultHostName}"
-
-
 def test_the_parameters_file_sets_every_required_parameter_and_no_unknown_one(
     deployment,
 ):
