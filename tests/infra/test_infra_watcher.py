@@ -22,13 +22,7 @@ from typing import Any
 
 from bicep_reader import REPO_ROOT, Deployment, Template, dotted, edit
 
-
-try:
-    from lvmbeat_monitor.service import UNDELIVERED_MARKER
-except ImportError:
-    # Until service.py defines the constant (issue 10), the value the lead announced.
-    # Remove this fallback once the import works.
-    UNDELIVERED_MARKER = "NOTICE UNDELIVERED"
+from lvmbeat_monitor.service import UNDELIVERED_MARKER
 
 
 HOST_JSON = REPO_ROOT / "function_app" / "host.json"
