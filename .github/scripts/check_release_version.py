@@ -7,7 +7,8 @@ The version lives in function_app/lvmbeat_monitor/VERSION (the monitor's `/versi
 the actor's metadata and the images all report it). A release tag must be `v` plus that
 version, and CHANGELOG.md's newest released entry must be that version, so a tag
 cannot ship code that reports another version or has no changelog entry. Without TAG
-(a deployment started by hand from a branch) only the file is read.
+(a deployment started by hand from a branch) VERSION must still agree with
+CHANGELOG.md (a pre-release under "## Next version" is fine).
 
 Exit status 1 names what disagrees and what to change. The Docker and deploy workflows
 run this; tests/ship/ runs it too, so the rule is the same everywhere.
@@ -50,6 +51,39 @@ def released_versions(changelog_text: str) -> list[str]:
     ]
 
 
+def check_changelog(version: str, changelog_text: str) -> None:
+    """Raise ReleaseError unless CHANGELOG.md describes `version` (SDSS convention).
+
+    A release X.Y.Z must be the newest released entry; a pre-release (X.Y.ZaN,
+    X.Y.Z.devN, ...) needs a "Next version" section on top, above older releases.
+    """
+    released = released_versions(changelog_text)
+    newest = released[0] if released else "none"
+    if RELEASE.match(version):
+        if newest != version:
+            raise ReleaseError(
+                f"CHANGELOG.md's newest released entry is {newest!r}, not VERSION "
+                f"{version!r}: add '## {version} - <Month D, YYYY>' (rename "
+                f"'{NEXT_HEADING}') or set VERSION to the release it describes."
+            )
+        return
+    headings = [line for line in changelog_text.splitlines() if line.startswith("## ")]
+    if not headings or headings[0].strip() != NEXT_HEADING:
+        raise ReleaseError(
+            f"VERSION {version!r} is a pre-release, so CHANGELOG.md must start with a "
+            f"'{NEXT_HEADING}' section for it."
+        )
+    base = re.match(r"\d+\.\d+\.\d+", version)
+    if base is None or (released and _key(base[0]) <= _key(released[0])):
+        raise ReleaseError(
+            f"VERSION {version!r} is not newer than the released {newest!r}."
+        )
+
+
+def _key(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split("."))
+
+
 def check_release(
     tag: str | None,
     version: str,
@@ -57,6 +91,7 @@ def check_release(
 ) -> None:
     """Raise ReleaseError unless `tag` (when given) releases `version` with an entry."""
     if tag is None:
+        check_changelog(version, changelog_text)
         return
     if tag != f"v{version}":
         raise ReleaseError(
@@ -69,13 +104,7 @@ def check_release(
             f"VERSION {version!r} is not a release (X.Y.Z); pre-releases are not "
             "tagged."
         )
-    released = released_versions(changelog_text)
-    if not released or released[0] != version:
-        newest = released[0] if released else "none"
-        raise ReleaseError(
-            f"CHANGELOG.md's newest released entry is {newest!r}, not {version!r}: "
-            f"add '## {version} - <Month D, YYYY>' (rename '{NEXT_HEADING}')."
-        )
+    check_changelog(version, changelog_text)
 
 
 def main(argv: list[str] | None = None) -> int:
