@@ -23,7 +23,8 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-$(STAMPS)/python: $(BIN)/python pyproject.toml
+# VERSION too: the installed metadata (the actor's version) is written at install time.
+$(STAMPS)/python: $(BIN)/python pyproject.toml function_app/lvmbeat_monitor/VERSION
 	@mkdir -p $(STAMPS)
 	$(BIN)/pip install --quiet -e '.[test]'
 	@touch $@
