@@ -1,101 +1,135 @@
 """The alert rules, as pure functions: state + heartbeat + now + policy -> decision.
 
 No I/O here. The caller (service.py) writes the decided state with an ETag condition,
-and only after that write succeeded sends the decided notice; a lost race re-reads and
-calls these functions again. So every rule below is one short unit test.
+and only after that write succeeded sends what it claimed; a lost race re-reads and
+calls these functions again. Every rule is one short unit test, and the exhaustive
+explorer in tests/protocol drives them through every interleaving.
 
-The silence before an alert is counted from the latest of: the last heartbeat, the
-monitor's first start, the last enable, and the monitor's own return after a gap. A
-gap is noticed without writing on quiet checks: only checks that watch a silence
-record `last_check`, so a silence that started long ago with no watching check since
-can only mean the monitor itself was not running (see `_watch`).
+The rules, in the order a check applies them (docs/monitor.md has the same table):
+1. Every check records itself (`last_check`). A gap longer than `gap_after` since
+   the previous check means the monitor was not running: silence counts from now.
+2. A timed disable that ran out ends; silence counts from its end.
+3. Disabled: nothing new is decided. Declared outage: a heartbeat since ends it (UP).
+   No heartbeat ever: waiting for the first one (a new monitor cannot alert before
+   the actor has reached it once). Otherwise a silence longer than the grace, counted
+   from the later of the last heartbeat and `counting_from`, declares an outage (DOWN).
+4. Each channel's oldest undelivered notice is claimed for sending, unless another
+   checker's lease on it still runs. Channels are independent: one that fails is
+   retried alone, and never holds the others back.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from lvmbeat_monitor.model import MonitorState, Notice, NoticeKind, Pending
+from lvmbeat_monitor.model import (
+    NEVER,
+    Delivery,
+    MonitorState,
+    Notice,
+    NoticeKind,
+    Outage,
+    Pending,
+)
 
 
-# Heartbeats come every 15 s by default (the actor's outside_monitor.interval); one
-# older than this, or than a check period, means a silence worth watching.
+# Heartbeats come every 15 s by default (the actor's outside_monitor.interval); a
+# silence longer than this, or than a check period, is reported as "late".
 HEARTBEAT_LATE_AFTER = timedelta(seconds=30)
-# How long a checker may take to deliver a notice it claimed before another checker
-# may take over. Longer than any send may take (mail.py bounds them well below).
-CLAIM_LEASE = timedelta(minutes=2)
-# A gap of this many check periods without a watching check means the monitor
-# itself was not running.
-MISSED_PERIODS = 3
+# How long a checker may take to deliver what it claimed before another may take
+# over. Longer than host.json's functionTimeout (2 min) plus a margin, so no claimer
+# can still be sending when its lease ends (tests/monitor/test_monitor_package.py).
+CLAIM_LEASE = timedelta(minutes=3)
+# Every send, on every channel, ends within this; well below the lease.
+SEND_DEADLINE = timedelta(seconds=45)
+# Instances' clocks may differ by about this much (NTP-synced hosts).
+CLOCK_ALLOWANCE = timedelta(seconds=1)
+# Notices kept for a channel that keeps failing; older ones are dropped, with an error
+# in the log, so one dead channel cannot grow the state without bound.
+MAX_OUTBOX = 20
 
 
 @dataclass(frozen=True)
 class Policy:
-    """The numbers the rules use, from the settings."""
+    """The numbers the rules use, from the settings (which refuse a grace shorter
+    than two check periods: settings.py)."""
 
-    send_email_after: timedelta
-    check_period: timedelta
+    grace: timedelta  # LVMBEAT_SEND_EMAIL_AFTER
+    check_period: timedelta  # from LVMBEAT_CHECK_SCHEDULE
+    channels: tuple[str, ...] = ("email",)
     claim_lease: timedelta = CLAIM_LEASE
 
     @property
     def late_after(self) -> timedelta:
-        """Silence shorter than this is quiet: the check writes nothing."""
-        return min(max(self.check_period, HEARTBEAT_LATE_AFTER), self.send_email_after)
+        """A silence longer than this is shown as late (no effect on the rules)."""
+        return min(max(self.check_period, HEARTBEAT_LATE_AFTER), self.grace)
 
     @property
-    def missed_after(self) -> timedelta:
-        """No watching check for this long: the monitor was not running."""
-        return MISSED_PERIODS * self.check_period
+    def gap_after(self) -> timedelta:
+        """No check for longer than this: the monitor missed a scheduled check, so it
+        was not running (or could not reach its storage), and heartbeats may have been
+        lost meanwhile."""
+        return self.check_period * 3 / 2 + CLOCK_ALLOWANCE
 
 
 class CheckOutcome(StrEnum):
-    """What a check did, for logs and tests."""
+    """What a check found, for logs, tests and /status."""
 
-    STARTED = "started"  # first check ever: state created
-    QUIET = "quiet"  # nothing to do, nothing written
-    DISABLED = "disabled"  # monitoring is off, nothing sent
-    REENABLED = "reenabled"  # a timed disable ran out
-    WATCHING = "watching"  # heartbeat late, grace not over: last_check recorded
-    RESUMED = "resumed"  # the monitor was away: silence counted from now
-    WAITING = "waiting"  # outage declared, no heartbeat yet
-    ALERT = "alert"  # outage declared, alert claimed
-    ALL_CLEAR = "all_clear"  # recovery seen, all-clear claimed
-    RETRY = "retry"  # a pending notice re-claimed for another attempt
-    BUSY = "busy"  # another checker holds the pending notice
+    STARTED = "started"  # first check ever: state created, counting starts now
+    RESUMED = "resumed"  # checks had stopped: the silence counts from now
+    UNARMED = "unarmed"  # no heartbeat ever: waiting for the actor's first one
+    QUIET = "quiet"  # heartbeats current
+    WATCHING = "watching"  # heartbeat late, grace not over
+    DISABLED = "disabled"  # monitoring is off: nothing new decided
+    WAITING = "waiting"  # outage declared, no heartbeat since
+    ALERT = "alert"  # outage declared now: DOWN queued
+    ALL_CLEAR = "all_clear"  # a heartbeat ended the outage: UP queued
 
 
 @dataclass(frozen=True)
-class CheckDecision:
-    """What a check must do. `new_state` None: write nothing.
+class Claim:
+    """A notice this writer claimed for one channel: send it, then settle."""
 
-    With `send`, `new_state` holds the claim on it: write first, then send.
-    """
-
-    outcome: CheckOutcome
-    new_state: MonitorState | None = None
-    send: Notice | None = None
+    channel: str
+    notice: Notice
 
 
-def new_notice_id() -> str:
-    return uuid.uuid4().hex
+@dataclass(frozen=True)
+class Decision:
+    """What to write (None: nothing) and what to send once the write succeeded."""
+
+    outcome: CheckOutcome | None
+    new_state: MonitorState | None
+    claims: tuple[Claim, ...] = ()
+    busy: tuple[str, ...] = ()  # channels whose next notice another writer is sending
+    dropped: tuple[Notice, ...] = ()  # notices given up on (MAX_OUTBOX)
+    message: str = ""  # for operator actions: what to tell the caller
 
 
 IdFactory = Callable[[], str]
 
 
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
 def initial_state(now: datetime) -> MonitorState:
-    return MonitorState(started_at=now, enabled_at=None)
+    return MonitorState(counting_from=now, last_check=now)
 
 
-def silent_since(state: MonitorState, last_seen: datetime | None) -> datetime:
-    """Where the silence is counted from: the latest of the last heartbeat, the first
-    start, the last enable and the monitor's return after a gap."""
-    moments = [state.started_at, state.enabled_at, state.resumed_at, last_seen]
-    return max(moment for moment in moments if moment is not None)
+def silence_start(state: MonitorState, last_seen: datetime | None) -> datetime:
+    """Where the current silence counts from: the last heartbeat, unless the monitor
+    started watching later than that."""
+    if last_seen is None:
+        return state.counting_from
+    return max(last_seen, state.counting_from)
+
+
+# --- the timer -----------------------------------------------------------------------
 
 
 def decide_check(
@@ -104,208 +138,209 @@ def decide_check(
     now: datetime,
     policy: Policy,
     *,
-    checker: str,
-    past_due: bool = False,
-    new_id: IdFactory = new_notice_id,
-) -> CheckDecision:
-    """What this check must do."""
+    token: str,
+    make_id: IdFactory = new_id,
+) -> Decision:
+    """What this check must write and send."""
     if state is None:
-        return CheckDecision(CheckOutcome.STARTED, initial_state(now))
-    current = _end_timed_disable(state, now)
-    decision = _decide(current, last_seen, now, policy, checker, past_due, new_id)
-    if decision.new_state is None and current != state:
-        return CheckDecision(CheckOutcome.REENABLED, current)
-    return decision
+        return Decision(CheckOutcome.STARTED, initial_state(now))
+    running, resumed = _record_check(state, now, policy)
+    running = _end_timed_disable(running, now)
+    outcome, running, dropped = _transition(running, last_seen, now, policy, make_id)
+    if resumed and outcome in (CheckOutcome.QUIET, CheckOutcome.WATCHING):
+        outcome = CheckOutcome.RESUMED
+    running, claims, busy = claim_heads(running, now, policy, token)
+    if (
+        not claims
+        and replace(running, last_check=state.last_check) == state
+        and now - state.last_check < policy.check_period / 2
+    ):
+        # Nothing new, and another instance recorded this very round: one is enough.
+        return Decision(outcome, None, busy=busy)
+    return Decision(outcome, running, claims, busy, dropped)
+
+
+def _record_check(
+    state: MonitorState, now: datetime, policy: Policy
+) -> tuple[MonitorState, bool]:
+    if now - state.last_check > policy.gap_after:
+        resumed = replace(
+            state, counting_from=max(state.counting_from, now), last_check=now
+        )
+        return resumed, True
+    return replace(state, last_check=max(state.last_check, now)), False
 
 
 def _end_timed_disable(state: MonitorState, now: datetime) -> MonitorState:
-    if state.enabled or not state.is_enabled(now):
+    until = state.disabled_until
+    if until is None or until == NEVER or now < until:
         return state
     return replace(
-        state, enabled=True, disabled_until=None, enabled_at=state.disabled_until
+        state, disabled_until=None, counting_from=max(state.counting_from, until)
     )
 
 
-def _decide(
+def _transition(
     state: MonitorState,
     last_seen: datetime | None,
     now: datetime,
     policy: Policy,
-    checker: str,
-    past_due: bool,
-    new_id: IdFactory,
-) -> CheckDecision:
-    if not state.enabled:
-        return CheckDecision(CheckOutcome.DISABLED)
-    if state.pending is not None:
-        # One notice at a time, in order: the next transition waits for delivery.
-        if state.pending.claimed_at(now):
-            return CheckDecision(CheckOutcome.BUSY)
-        return CheckDecision(
-            CheckOutcome.RETRY,
-            replace(state, pending=_claim(state.pending, checker, now, policy)),
-            state.pending.notice,
+    make_id: IdFactory,
+) -> tuple[CheckOutcome, MonitorState, tuple[Notice, ...]]:
+    if state.is_disabled(now):
+        return CheckOutcome.DISABLED, state, ()
+    if state.outage is not None:
+        outage = state.outage
+        if last_seen is None or (
+            outage.last_seen is not None and last_seen <= outage.last_seen
+        ):
+            return CheckOutcome.WAITING, state, ()
+        notice = Notice(
+            id=make_id(),
+            kind=NoticeKind.UP,
+            decided_at=now,
+            last_seen=outage.last_seen,
+            silent_since=outage.silent_since,
+            back_at=last_seen,
         )
-    if state.active:
-        return _recovery(state, last_seen, now, policy, checker, new_id)
-    return _watch(state, last_seen, now, policy, checker, past_due, new_id)
-
-
-def _recovery(
-    state: MonitorState,
-    last_seen: datetime | None,
-    now: datetime,
-    policy: Policy,
-    checker: str,
-    new_id: IdFactory,
-) -> CheckDecision:
-    recovered = last_seen is not None and (
-        state.outage_last_seen is None or last_seen > state.outage_last_seen
-    )
-    if not recovered:
-        return CheckDecision(CheckOutcome.WAITING)
-    notice = Notice(
-        id=new_id(),
-        kind=NoticeKind.UP,
-        decided_at=now,
-        last_seen=state.outage_last_seen,
-        silent_since=state.outage_silent_since,
-        back_at=last_seen,
-    )
-    claimed = replace(
-        state,
-        active=False,
-        pending=_claim(Pending(notice), checker, now, policy),
-    )
-    return CheckDecision(CheckOutcome.ALL_CLEAR, claimed, notice)
-
-
-def _watch(
-    state: MonitorState,
-    last_seen: datetime | None,
-    now: datetime,
-    policy: Policy,
-    checker: str,
-    past_due: bool,
-    new_id: IdFactory,
-) -> CheckDecision:
-    since = silent_since(state, last_seen)
+        ended, dropped = queue(replace(state, outage=None), notice, policy)
+        return CheckOutcome.ALL_CLEAR, ended, dropped
+    if last_seen is None:
+        return CheckOutcome.UNARMED, state, ()
+    since = silence_start(state, last_seen)
     silence = now - since
-    if silence <= policy.late_after:
-        return CheckDecision(CheckOutcome.QUIET)
-    # A running monitor notices a silence within late_after + a period of its start
-    # and then records every check while it watches. Without either, it was away.
-    young = silence <= policy.late_after + policy.missed_after
-    watched = (
-        state.last_check is not None
-        and state.last_check >= since
-        and now - state.last_check <= policy.missed_after
-    )
-    checks_ran = state.last_check is not None and now - state.last_check <= (
-        policy.check_period * 3 / 2
-    )
-    if not (young or watched) or (past_due and not checks_ran):
-        resumed = replace(state, resumed_at=now, last_check=now)
-        return CheckDecision(CheckOutcome.RESUMED, resumed)
-    if silence <= policy.send_email_after:
-        if watched and now - state.last_check < policy.check_period / 2:
-            # another instance recorded this very round; once is evidence enough
-            return CheckDecision(CheckOutcome.WATCHING)
-        return CheckDecision(CheckOutcome.WATCHING, replace(state, last_check=now))
+    if silence <= policy.grace:
+        quiet = silence <= policy.late_after
+        return (CheckOutcome.QUIET if quiet else CheckOutcome.WATCHING), state, ()
     notice = Notice(
-        id=new_id(),
+        id=make_id(),
         kind=NoticeKind.DOWN,
         decided_at=now,
         last_seen=last_seen,
         silent_since=since,
     )
-    claimed = replace(
-        state,
-        active=True,
-        outage_last_seen=last_seen,
-        outage_silent_since=since,
-        last_check=now,
-        pending=_claim(Pending(notice), checker, now, policy),
+    outage = Outage(notice.id, now, last_seen, since)
+    declared, dropped = queue(replace(state, outage=outage), notice, policy)
+    return CheckOutcome.ALERT, declared, dropped
+
+
+# --- the outbox ----------------------------------------------------------------------
+
+
+def queue(
+    state: MonitorState, notice: Notice, policy: Policy
+) -> tuple[MonitorState, tuple[Notice, ...]]:
+    """Add a notice for every configured channel; drop the oldest beyond MAX_OUTBOX."""
+    deliveries = tuple((channel, Delivery()) for channel in sorted(policy.channels))
+    if not deliveries:
+        return state, ()
+    outbox = (*state.outbox, Pending(notice, deliveries))
+    excess = outbox[: max(0, len(outbox) - MAX_OUTBOX)]
+    return replace(state, outbox=outbox[len(excess) :]), tuple(
+        pending.notice for pending in excess
     )
-    return CheckDecision(CheckOutcome.ALERT, claimed, notice)
 
 
-def _claim(pending: Pending, checker: str, now: datetime, policy: Policy) -> Pending:
-    return replace(pending, claimed_by=checker, claimed_until=now + policy.claim_lease)
+def claim_heads(
+    state: MonitorState,
+    now: datetime,
+    policy: Policy,
+    token: str,
+    channels: Collection[str] | None = None,
+) -> tuple[MonitorState, tuple[Claim, ...], tuple[str, ...]]:
+    """Claim each channel's oldest undelivered notice (of `channels`, default all),
+    unless another writer's lease on it runs. Deliveries for channels no longer
+    configured are dropped."""
+    state = _forget_unconfigured(state, policy)
+    claims: list[Claim] = []
+    busy: list[str] = []
+    wanted = policy.channels if channels is None else channels
+    for channel in sorted(set(wanted) & set(policy.channels)):
+        head = state.channel_head(channel)
+        if head is None:
+            continue
+        pending, delivery = head
+        if delivery.held_by_other(now, token):
+            busy.append(channel)
+            continue
+        claimed = replace(delivery, claim=token, claimed_until=now + policy.claim_lease)
+        state = _replace_pending(state, pending.with_delivery(channel, claimed))
+        claims.append(Claim(channel, pending.notice))
+    return state, tuple(claims), tuple(busy)
 
 
-# --- after a send -------------------------------------------------------------------
+def _forget_unconfigured(state: MonitorState, policy: Policy) -> MonitorState:
+    configured = set(policy.channels)
+    kept = []
+    for pending in state.outbox:
+        deliveries = tuple(item for item in pending.deliveries if item[0] in configured)
+        if deliveries:
+            kept.append(replace(pending, deliveries=deliveries))
+    outbox = tuple(kept)
+    return state if outbox == state.outbox else replace(state, outbox=outbox)
 
 
-def mark_sent(
-    state: MonitorState, notice_id: str, now: datetime
+def _replace_pending(state: MonitorState, updated: Pending) -> MonitorState:
+    outbox = tuple(
+        updated if pending.notice.id == updated.notice.id else pending
+        for pending in state.outbox
+    )
+    return replace(state, outbox=tuple(p for p in outbox if p.deliveries))
+
+
+def settle(
+    state: MonitorState,
+    results: Mapping[tuple[str, str], str | None],
+    token: str,
 ) -> MonitorState | None:
-    """The state once the notice went out; None when it is no longer pending (an
-    operator's /notify replaced it), so nothing needs writing."""
-    if state.pending is None or state.pending.notice.id != notice_id:
-        return None
-    return replace(
-        state,
-        pending=None,
-        last_error=None,
-        last_sent_kind=state.pending.notice.kind,
-        last_sent_at=now,
-    )
-
-
-def mark_failed(state: MonitorState, notice_id: str, error: str) -> MonitorState | None:
-    """The state after a failed send: still pending, unclaimed so the next check
-    retries at once, with the error shown in /status."""
-    if state.pending is None or state.pending.notice.id != notice_id:
-        return None
-    pending = replace(
-        state.pending,
-        claimed_by=None,
-        claimed_until=None,
-        attempts=state.pending.attempts + 1,
-    )
-    return replace(state, pending=pending, last_error=error)
+    """The state once sends came back: `results` maps (notice id, channel) to None
+    (delivered) or the kind of error. A delivered channel leaves the notice; a failed
+    one is released (if still ours) so the next check retries it. None: nothing to
+    write (someone else settled it already)."""
+    settled = state
+    for (notice_id, channel), error in results.items():
+        pending = next((p for p in settled.outbox if p.notice.id == notice_id), None)
+        delivery = pending.delivery(channel) if pending else None
+        if pending is None or delivery is None:
+            continue  # delivered and recorded by another writer meanwhile
+        if error is None:
+            settled = _replace_pending(settled, pending.with_delivery(channel, None))
+        elif delivery.claim == token:
+            failed = Delivery(attempts=delivery.attempts + 1, error=error)
+            settled = _replace_pending(settled, pending.with_delivery(channel, failed))
+    return None if settled == state else settled
 
 
 # --- operator actions ----------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class OperatorDecision:
-    """What an operator's request changes; `new_state` None: write nothing."""
-
-    new_state: MonitorState | None
-    message: str
-    send: Notice | None = None
-
-
-def decide_enable(state: MonitorState | None, now: datetime) -> OperatorDecision:
+def decide_enable(state: MonitorState | None, now: datetime) -> Decision:
     """Enable monitoring; the grace before an alert counts from now."""
     if state is None:
-        return OperatorDecision(initial_state(now), "Monitoring enabled.")
-    if state.enabled:
-        return OperatorDecision(None, "Monitoring was already enabled.")
-    if state.is_enabled(now):  # a timed disable ran out: record it, keep its end
-        ended = replace(
-            state, enabled=True, disabled_until=None, enabled_at=state.disabled_until
-        )
-        return OperatorDecision(ended, "Monitoring was already enabled.")
-    enabled = replace(state, enabled=True, disabled_until=None, enabled_at=now)
-    return OperatorDecision(enabled, "Monitoring enabled.")
+        return Decision(None, initial_state(now), message="Monitoring enabled.")
+    current = _end_timed_disable(state, now)
+    if not current.is_disabled(now):
+        changed = current if current != state else None
+        return Decision(None, changed, message="Monitoring was already enabled.")
+    enabled = replace(
+        current, disabled_until=None, counting_from=max(current.counting_from, now)
+    )
+    return Decision(None, enabled, message="Monitoring enabled.")
 
 
 def decide_disable(
     state: MonitorState | None, now: datetime, minutes: int | None
-) -> OperatorDecision:
+) -> Decision:
     """Disable monitoring, for `minutes` or until /enable."""
     base = state or initial_state(now)
-    until = now + timedelta(minutes=minutes) if minutes else None
-    disabled = replace(base, enabled=False, disabled_until=until)
-    if until is None:
-        return OperatorDecision(disabled, "Monitoring disabled until /enable.")
-    return OperatorDecision(
+    until = now + timedelta(minutes=minutes) if minutes is not None else NEVER
+    disabled = replace(base, disabled_until=until)
+    if minutes is None:
+        return Decision(None, disabled, message="Monitoring disabled until /enable.")
+    return Decision(
+        None,
         disabled,
-        f"Monitoring disabled for {minutes} min; it resumes by itself.",
+        message=f"Monitoring disabled for {minutes} min; it resumes by itself.",
     )
 
 
@@ -317,48 +352,101 @@ def decide_notify(
     policy: Policy,
     *,
     force: bool,
-    requester: str,
-    new_id: IdFactory = new_notice_id,
-) -> OperatorDecision:
-    """Send `kind` now when it changes the state (down while not active, up while
-    active), or in any case with `force`. The operator's notice replaces any pending
-    one: it is the newer word."""
+    token: str,
+    make_id: IdFactory = new_id,
+) -> Decision:
+    """Queue `kind` when it changes the state (down while no outage is declared, up
+    while one is), or in any case with `force`, and claim what can go out now.
+
+    The notice joins the end of the outbox: on every channel it goes out after what is
+    already queued there, so it never overtakes a notice another writer is sending.
+    """
     base = initial_state(now) if state is None else _end_timed_disable(state, now)
-    want_active = kind is NoticeKind.DOWN
-    if base.active == want_active and not force:
-        status = "down" if base.active else "up"
-        return OperatorDecision(
+    active = base.outage is not None
+    wants_down = kind is NoticeKind.DOWN
+    if active == wants_down and not force:
+        word = "down" if active else "up"
+        return Decision(
             None,
-            f"Already marked {status}; nothing sent (add ?force=true to send anyway).",
+            None,
+            message=f"Already marked {word}; nothing sent "
+            "(add ?force=true to send anyway).",
         )
-    since = silent_since(base, last_seen)
-    if want_active:
-        outage_last_seen = base.outage_last_seen if base.active else last_seen
-        outage_since = base.outage_silent_since if base.active else since
-        notice = Notice(
-            id=new_id(),
-            kind=kind,
-            decided_at=now,
-            last_seen=outage_last_seen,
-            silent_since=outage_since,
-            forced=True,
-        )
-        changed = replace(
-            base,
-            active=True,
-            outage_last_seen=outage_last_seen,
-            outage_silent_since=outage_since,
-        )
+    if wants_down:
+        notice, changed = _operator_down(base, last_seen, now, policy, make_id)
     else:
+        notice, changed = _operator_up(base, last_seen, now, make_id)
+    queued, dropped = queue(changed, notice, policy)
+    claimed, claims, busy = claim_heads(queued, now, policy, token)
+    return Decision(
+        None,
+        claimed,
+        claims,
+        busy,
+        dropped,
+        message=f"Sending the {kind} notification.",
+    )
+
+
+def _operator_down(
+    state: MonitorState,
+    last_seen: datetime | None,
+    now: datetime,
+    policy: Policy,
+    make_id: IdFactory,
+) -> tuple[Notice, MonitorState]:
+    if state.outage is not None:  # forced repeat: the same outage's facts
+        outage = state.outage
         notice = Notice(
-            id=new_id(),
-            kind=kind,
-            decided_at=now,
-            last_seen=base.outage_last_seen if base.active else last_seen,
-            silent_since=base.outage_silent_since if base.active else since,
-            back_at=last_seen,
+            make_id(),
+            NoticeKind.DOWN,
+            now,
+            outage.last_seen,
+            outage.silent_since,
             forced=True,
         )
-        changed = replace(base, active=False)
-    claimed = replace(changed, pending=_claim(Pending(notice), requester, now, policy))
-    return OperatorDecision(claimed, f"Sending the {kind} notification.", notice)
+        return notice, state
+    since = silence_start(state, last_seen)
+    # Claim a silence only if there is one.
+    silent_since = since if now - since > policy.late_after else None
+    notice = Notice(
+        make_id(), NoticeKind.DOWN, now, last_seen, silent_since, forced=True
+    )
+    outage = Outage(notice.id, now, last_seen, silent_since)
+    return notice, replace(state, outage=outage)
+
+
+def _operator_up(
+    state: MonitorState, last_seen: datetime | None, now: datetime, make_id: IdFactory
+) -> tuple[Notice, MonitorState]:
+    outage = state.outage
+    notice = Notice(
+        make_id(),
+        NoticeKind.UP,
+        now,
+        last_seen=outage.last_seen if outage else last_seen,
+        silent_since=outage.silent_since if outage else None,
+        back_at=last_seen,
+        forced=True,
+    )
+    # The operator says LCO is up: a silence counts afresh from now, so a still-silent
+    # LCO is alerted again after a whole grace, not at the next check.
+    return notice, replace(
+        state, outage=None, counting_from=max(state.counting_from, now)
+    )
+
+
+def claim_next(
+    state: MonitorState | None,
+    now: datetime,
+    policy: Policy,
+    token: str,
+    channels: Collection[str],
+) -> Decision:
+    """Claim the next notice of channels that just delivered one, and nothing else: a
+    further round in the same invocation, so an all-clear queued behind a retried
+    alert goes out at once. Channels that failed wait for the next check."""
+    if state is None:
+        return Decision(None, None)
+    claimed, claims, busy = claim_heads(state, now, policy, token, channels)
+    return Decision(None, claimed if claims else None, claims, busy)

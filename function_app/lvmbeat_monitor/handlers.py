@@ -2,16 +2,20 @@
 
 function_app.py holds only the decorators (routes, methods, auth levels, schedule);
 the adapters live here, next to the code they call, and are tested without Azure.
+Every adapter is a coroutine: the Functions Python worker awaits `async def`
+functions on its event loop, so storage and mail calls hold no worker thread.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 
 import azure.functions as func
 
 from lvmbeat_monitor import __version__
 from lvmbeat_monitor.clock import iso_z
+from lvmbeat_monitor.mail import subject_for
 from lvmbeat_monitor.model import NoticeKind
 from lvmbeat_monitor.responses import (
     BadRequest,
@@ -21,53 +25,59 @@ from lvmbeat_monitor.responses import (
     json_response,
 )
 from lvmbeat_monitor.runtime import service
-from lvmbeat_monitor.service import Contended
+from lvmbeat_monitor.service import CheckFailed, Contended
 
 
 log = logging.getLogger(__name__)
 
 # A timed disable longer than this is surely a typo; /disable without minutes exists.
 MAX_DISABLE_MINUTES = 7 * 24 * 60
+# ASCII digits only: int() would also take "+7", "1_0" and other scripts' digits.
+WHOLE_NUMBER = re.compile(r"[0-9]{1,6}")
+
+open_route = guarded(anonymous=True)
+keyed_route = guarded(anonymous=False)
 
 
-@guarded
-def heartbeat(req: func.HttpRequest) -> func.HttpResponse:
-    at = service().heartbeat()
+@keyed_route
+async def heartbeat(req: func.HttpRequest) -> func.HttpResponse:
+    at = await service().heartbeat()
     return json_response({"message": "Heartbeat received.", "last_seen": iso_z(at)})
 
 
-@guarded
-def status(req: func.HttpRequest) -> func.HttpResponse:
-    return json_response(service().status())
+@open_route
+async def status(req: func.HttpRequest) -> func.HttpResponse:
+    return json_response(await service().status())
 
 
-@guarded
-def enable(req: func.HttpRequest) -> func.HttpResponse:
-    result = service().enable()
+@keyed_route
+async def enable(req: func.HttpRequest) -> func.HttpResponse:
+    result = await service().enable()
     return json_response({"message": result.message, "enabled": True})
 
 
-@guarded
-def disable(req: func.HttpRequest) -> func.HttpResponse:
+@keyed_route
+async def disable(req: func.HttpRequest) -> func.HttpResponse:
     minutes = _minutes(req.params.get("minutes"))
-    result = service().disable(minutes)
+    result = await service().disable(minutes)
+    until = result.state.disabled_until if minutes is not None else None
     return json_response(
         {
             "message": result.message,
             "enabled": False,
-            "disabled_until": iso_z(result.state.disabled_until),
+            "disabled_until": iso_z(until),
         }
     )
 
 
-@guarded
-def email_test(req: func.HttpRequest) -> func.HttpResponse:
-    service().email_test()  # MailError -> 502 with the reason
+@keyed_route
+async def email_test(req: func.HttpRequest) -> func.HttpResponse:
+    await _send_test("email")
     return json_response({"message": "Email sent."})
 
 
-@guarded
-def notify(req: func.HttpRequest) -> func.HttpResponse:
+@keyed_route
+async def notify(req: func.HttpRequest) -> func.HttpResponse:
     name = req.route_params.get("kind", "")
     try:
         kind = NoticeKind(name)
@@ -76,53 +86,76 @@ def notify(req: func.HttpRequest) -> func.HttpResponse:
             f"There is no notification {name!r}; use /notify/up or /notify/down."
         ) from None
     force = _flag("force", req.params.get("force"))
-    result = service().notify(kind, force=force)
-    if result.error is not None:
+    monitor = service()
+    result = await monitor.notify(kind, force=force)
+    if result.notice is None:
+        return json_response(
+            {"message": result.message, "sent": False, "active": result.active}
+        )
+    failed = [attempt for attempt in result.sent if attempt.error is not None]
+    if failed:
+        reasons = "; ".join(f"{a.channel}: {a.error}" for a in failed)
         return error_response(
             502,
-            f"{result.message}: {result.error} It stays pending; every check "
-            "retries it.",
+            f"Sending the {kind} notification failed ({reasons}). It stays pending; "
+            "every check retries it.",
         )
+    if result.queued:
+        return json_response(
+            {
+                "message": f"Queued: the {kind} notification goes out on "
+                f"{', '.join(result.queued)} after the notification being sent "
+                "there now; the next check delivers it.",
+                "sent": False,
+                "queued": list(result.queued),
+                "active": result.active,
+            },
+            status=202,
+        )
+    subject = subject_for(result.notice, monitor.settings.site_name)
     return json_response(
-        {"message": result.message, "sent": result.sent, "active": result.active}
+        {"message": f"Sent: {subject}.", "sent": True, "active": result.active}
     )
 
 
-@guarded
-def version(req: func.HttpRequest) -> func.HttpResponse:
+@open_route
+async def version(req: func.HttpRequest) -> func.HttpResponse:
     return json_response({"version": __version__})
 
 
-def check(timer: func.TimerRequest) -> None:
-    """The timer: one check. It logs what went wrong and never raises, so the host
-    keeps its schedule."""
+async def check(timer: func.TimerRequest) -> None:
+    """The timer: one check. A check that fails (storage, settings, a delivery)
+    raises after logging, so the invocation counts as failed in Azure Monitor; the
+    host still runs the next one on schedule (a failed timer run is not retried)."""
     past_due = bool(getattr(timer, "past_due", False))
     try:
-        result = service().check(past_due=past_due)
-    except Contended as error:
-        log.warning("Check skipped: %s", error)
-        return
-    except Exception:  # noqa: BLE001 - a timer must log and go on; cause in the log
-        log.exception("Check failed (past_due=%s); the next run will retry.", past_due)
-        return
-    if result.error:
-        log.error("Check %s: sending failed: %s", result.outcome, result.error)
-    elif result.sent:
-        log.info("Check %s: sent the %s notification.", result.outcome, result.sent)
-    else:
-        log.debug("Check: %s", result.outcome)
+        result = await service().check(past_due=past_due)
+    except (CheckFailed, Contended) as error:
+        log.error("%s", error)
+        raise
+    except Exception:
+        log.exception("Check failed (past_due=%s); the next run tries again.", past_due)
+        raise
+    for attempt in result.sent:
+        log.info("Check %s: delivered %s.", result.outcome, attempt.channel)
+    log.debug("Check: %s", result.outcome)
+
+
+async def _send_test(channel: str) -> None:
+    """DeliveryError -> 502 with the reason, or 503 naming the setting when the
+    channel is not configured (responses.py)."""
+    await service().send_test(channel)
 
 
 def _minutes(raw: str | None) -> int | None:
-    if raw is None or raw.strip() == "":
+    if raw is None:
         return None
-    try:
-        minutes = int(raw)
-    except ValueError:
+    if not WHOLE_NUMBER.fullmatch(raw.strip()):
         raise BadRequest(
             f"minutes={raw!r} is not a whole number of minutes; e.g. "
-            "/disable?minutes=60"
-        ) from None
+            "/disable?minutes=60, or /disable alone to disable until /enable."
+        )
+    minutes = int(raw)
     if not 1 <= minutes <= MAX_DISABLE_MINUTES:
         raise BadRequest(
             f"minutes={minutes} is out of range; use 1 to {MAX_DISABLE_MINUTES}, or "
@@ -132,11 +165,12 @@ def _minutes(raw: str | None) -> int | None:
 
 
 def _flag(name: str, raw: str | None) -> bool:
+    """`?force`, `?force=` and `?force=true` mean true; `?force=false` false."""
     if raw is None:
         return False
     lowered = raw.strip().lower()
     if lowered in {"", "1", "true", "yes", "on"}:
-        return lowered != ""
+        return True
     if lowered in {"0", "false", "no", "off"}:
         return False
     raise BadRequest(f"{name}={raw!r} is not true or false.")

@@ -5,13 +5,16 @@ names, Reply-To, Date, Message-ID, plain text). Backends:
 - `acs`: Azure Communication Services Email (managed identity or connection string);
 - `smtp`: any relay, STARTTLS + AUTH when LVMBEAT_EMAIL_TLS is on;
 - `outbox`: one `.eml` file per message in a folder, for local runs.
-Every send is synchronous and bounded by a timeout; the function triggers are sync
-functions, which the Functions worker runs in its thread pool, never on its event loop.
-A failure raises MailError with a reason that holds no secret.
+Every send is a coroutine: the triggers are `async def`, which the Functions Python
+worker runs on its event loop, so a send never ties up a worker thread. smtplib (the
+one blocking client) runs in a thread with a timeout on every step; the caller bounds
+the whole send by decide.SEND_DEADLINE. A failure raises MailError with a reason that
+holds no secret, and a kind that is safe to show anyone.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import smtplib
 import ssl
@@ -24,23 +27,34 @@ from pathlib import Path
 from typing import Protocol
 
 from lvmbeat_monitor.clock import human_duration, iso_z
+from lvmbeat_monitor.errors import DeliveryError, ErrorKind
 from lvmbeat_monitor.model import Notice, NoticeKind
 from lvmbeat_monitor.settings import EmailBackend, Settings, SettingsError
 
 
-SMTP_TIMEOUT_SECONDS = 20.0
-ACS_TIMEOUT_SECONDS = 45.0
+# Per step (connect, each SMTP command); the whole send is bounded by the caller.
+SMTP_TIMEOUT_SECONDS = 15.0
+ACS_TIMEOUT_SECONDS = 40.0
 ACS_POLL_SECONDS = 1.0
 
 
-class MailError(RuntimeError):
+class MailError(DeliveryError):
     """A message could not be delivered; the text says why, without secrets."""
 
 
 class Mailer(Protocol):
     """Delivers one message or raises MailError."""
 
-    def send(self, message: EmailMessage) -> None: ...
+    async def send(self, message: EmailMessage) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class _NothingToClose:
+    """For mailers that hold no connection between sends."""
+
+    async def close(self) -> None:
+        return None
 
 
 # --- what the emails say -----------------------------------------------------------
@@ -175,13 +189,16 @@ def build_mailer(settings: Settings) -> Mailer:
     return AcsMailer.from_settings(settings)
 
 
-class OutboxMailer:
+class OutboxMailer(_NothingToClose):
     """Writes each message as `<time>-<id>.eml` in a folder (local runs)."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
 
-    def send(self, message: EmailMessage) -> None:
+    async def send(self, message: EmailMessage) -> None:
+        await asyncio.to_thread(self._write, message)
+
+    def _write(self, message: EmailMessage) -> None:
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
             stamp = datetime.now().strftime("%Y%m%dT%H%M%S")
@@ -195,11 +212,12 @@ class OutboxMailer:
         except OSError as error:
             raise MailError(
                 f"Could not write the message to the outbox {str(self.folder)!r}: "
-                f"{error.strerror or error}."
+                f"{error.strerror or error}.",
+                ErrorKind.UNREACHABLE,
             ) from error
 
 
-class SmtpMailer:
+class SmtpMailer(_NothingToClose):
     """SMTP with STARTTLS and AUTH (when TLS is on), each step bounded by a timeout."""
 
     def __init__(
@@ -217,12 +235,16 @@ class SmtpMailer:
         self._username, self._password = username, password
         self._ca_file, self._timeout = ca_file, timeout
 
-    def send(self, message: EmailMessage) -> None:
+    async def send(self, message: EmailMessage) -> None:
+        await asyncio.to_thread(self._send, message)
+
+    def _send(self, message: EmailMessage) -> None:
         where = f"SMTP server {self.host}:{self.port}"
         if self._username and not self.tls:
             raise MailError(
                 f"Refusing to send the SMTP password to {where} without TLS; "
-                "set LVMBEAT_EMAIL_TLS=true."
+                "set LVMBEAT_EMAIL_TLS=true.",
+                ErrorKind.MISCONFIGURED,
             )
         try:
             with smtplib.SMTP(self.host, self.port, timeout=self._timeout) as smtp:
@@ -235,25 +257,36 @@ class SmtpMailer:
             raise MailError(
                 f"{where} refused the login of {self._username!r} "
                 f"({error.smtp_code}); check LVMBEAT_EMAIL_USERNAME and "
-                "LVMBEAT_EMAIL_PASSWORD."
+                "LVMBEAT_EMAIL_PASSWORD.",
+                ErrorKind.AUTH,
             ) from error
         except smtplib.SMTPResponseException as error:
             reason = error.smtp_error.decode(errors="replace")
-            raise MailError(f"{where} answered {error.smtp_code} {reason}.") from error
+            raise MailError(
+                f"{where} answered {error.smtp_code} {reason}.", ErrorKind.REFUSED
+            ) from error
         except smtplib.SMTPRecipientsRefused as error:
             raise MailError(
-                f"{where} refused the recipients {sorted(error.recipients)}."
+                f"{where} refused the recipients {sorted(error.recipients)}.",
+                ErrorKind.REFUSED,
             ) from error
         except smtplib.SMTPException as error:
-            raise MailError(f"{where} failed: {error}.") from error
+            raise MailError(f"{where} failed: {error}.", ErrorKind.REFUSED) from error
         except ssl.SSLError as error:
             raise MailError(
                 f"TLS with {where} failed ({error.reason or error}); check its "
-                "certificate (LVMBEAT_EMAIL_CA_FILE for a private CA)."
+                "certificate (LVMBEAT_EMAIL_CA_FILE for a private CA).",
+                ErrorKind.TLS,
+            ) from error
+        except TimeoutError as error:
+            raise MailError(
+                f"{where} did not answer within {self._timeout:g} s.",
+                ErrorKind.TIMEOUT,
             ) from error
         except OSError as error:
             raise MailError(
-                f"Could not reach {where}: {error.strerror or error}."
+                f"Could not reach {where}: {error.strerror or error}.",
+                ErrorKind.UNREACHABLE,
             ) from error
 
     def _tls_context(self) -> ssl.SSLContext:
@@ -263,7 +296,8 @@ class SmtpMailer:
 
 
 class AcsMailer:
-    """Azure Communication Services Email: send, then wait (bounded) for the result."""
+    """Azure Communication Services Email (its async client): send, then wait
+    (bounded) for the operation's result."""
 
     def __init__(self, client, *, timeout: float = ACS_TIMEOUT_SECONDS) -> None:
         self._client = client
@@ -271,7 +305,7 @@ class AcsMailer:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> AcsMailer:
-        from azure.communication.email import EmailClient
+        from azure.communication.email.aio import EmailClient
 
         options = {
             "retry_total": 2,
@@ -286,7 +320,7 @@ class AcsMailer:
                 settings.acs_connection_string.get_secret_value(), **options
             )
         elif settings.acs_endpoint:
-            from azure.identity import DefaultAzureCredential
+            from azure.identity.aio import DefaultAzureCredential
 
             client = EmailClient(
                 settings.acs_endpoint, DefaultAzureCredential(), **options
@@ -298,25 +332,48 @@ class AcsMailer:
             )
         return cls(client)
 
-    def send(self, message: EmailMessage) -> None:
-        from azure.core.exceptions import AzureError
+    async def close(self) -> None:
+        await self._client.close()
+
+    async def send(self, message: EmailMessage) -> None:
+        from azure.core.exceptions import (
+            AzureError,
+            ClientAuthenticationError,
+            HttpResponseError,
+        )
 
         payload = acs_payload(message)
         try:
-            poller = self._client.begin_send(payload, polling_interval=ACS_POLL_SECONDS)
-            result = poller.result(timeout=self._timeout)
+            async with asyncio.timeout(self._timeout):
+                poller = await self._client.begin_send(
+                    payload, polling_interval=ACS_POLL_SECONDS
+                )
+                result = await poller.result()
+        except TimeoutError as error:
+            raise MailError(
+                f"ACS Email did not confirm the message within {self._timeout:.0f} s.",
+                ErrorKind.TIMEOUT,
+            ) from error
+        except ClientAuthenticationError as error:
+            raise MailError(
+                f"ACS Email refused our credentials: {_short(error)}", ErrorKind.AUTH
+            ) from error
+        except HttpResponseError as error:
+            raise MailError(
+                f"ACS Email refused the message: {_short(error)}", ErrorKind.REFUSED
+            ) from error
         except AzureError as error:
             raise MailError(
-                f"ACS Email refused or failed the message: {_short(error)}"
+                f"ACS Email could not be reached: {_short(error)}",
+                ErrorKind.UNREACHABLE,
             ) from error
-        if not poller.done():
-            raise MailError(
-                f"ACS Email did not confirm the message within {self._timeout:.0f} s."
-            )
         status = (result or {}).get("status")
         if status != "Succeeded":
             detail = ((result or {}).get("error") or {}).get("message", "")
-            raise MailError(f"ACS Email reported status {status!r}. {detail}".strip())
+            raise MailError(
+                f"ACS Email reported status {status!r}. {detail}".strip(),
+                ErrorKind.REJECTED,
+            )
 
 
 def acs_payload(message: EmailMessage) -> dict:
@@ -338,10 +395,21 @@ def acs_payload(message: EmailMessage) -> dict:
             "subject": str(message["Subject"]),
             "plainText": message.get_content(),
         },
+        # ACS keeps a customer-supplied Internet Message-ID in RFC 2822 form
+        # (learn.microsoft.com/azure/communication-services/concepts/email/
+        # email-headers), so a repeat after a crash is recognisable as one, as
+        # with SMTP. Threading headers travel the same way.
+        "headers": {
+            name: str(message[name]) for name in THREAD_HEADERS if message[name]
+        },
     }
     if message["Reply-To"]:
         payload["replyTo"] = addresses("Reply-To")
     return payload
+
+
+# Headers that identify a message and its thread, carried by every backend.
+THREAD_HEADERS = ("Message-ID", "In-Reply-To", "References")
 
 
 def _short(error: Exception) -> str:

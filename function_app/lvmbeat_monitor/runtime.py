@@ -29,6 +29,16 @@ def service() -> MonitorService:
         return _service
 
 
+async def close() -> None:
+    """Release the service's connections; the next use builds a new one. The local
+    host calls this when it stops."""
+    global _service
+    with _lock:
+        closing, _service = _service, None
+    if closing is not None:
+        await closing.close()
+
+
 def use(replacement: MonitorService | None) -> None:
     """Install a service (tests, the local host), or None to rebuild from the
     environment at next use."""

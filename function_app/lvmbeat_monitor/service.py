@@ -1,73 +1,119 @@
 """The monitor's use cases: what each route and the timer do, on an injected store,
-mailer and clock. Read, decide (decide.py, pure), write with the ETag, then send.
+channels and clock.
+
+Everything that changes the state goes through one loop (`_transact`): read, decide
+(decide.py, pure), write with the ETag; a lost race re-reads and re-decides. Then
+`_deliver` sends what the decision claimed and settles the outcome the same way.
 
 The order is the point: a notice is claimed in storage before it is sent and marked
-sent only after the mail backend accepted it. A lost race re-reads and re-decides; a
-crash between claim and confirm lets another checker resend after the claim's lease
-(a repeat, never a loss).
+delivered only after its channel accepted it. A crash between claim and settle lets
+another writer resend after the claim's lease (a repeat, never a loss). Each
+invocation claims with its own token, so a write that storage applied but answered
+with an error is recognised as ours on the re-read.
 """
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from typing import Any
 
 from lvmbeat_monitor import __version__
+from lvmbeat_monitor.channels import Channel, build_channels
 from lvmbeat_monitor.clock import Clock, SystemClock, iso_z
 from lvmbeat_monitor.decide import (
+    MAX_OUTBOX,
+    SEND_DEADLINE,
     CheckOutcome,
-    OperatorDecision,
+    Claim,
+    Decision,
     Policy,
+    claim_next,
     decide_check,
     decide_disable,
     decide_enable,
     decide_notify,
-    mark_failed,
-    mark_sent,
+    new_id,
+    settle,
+    silence_start,
 )
-from lvmbeat_monitor.mail import (
-    Mailer,
-    MailError,
-    body_for,
-    build_mailer,
-    compose,
-    subject_for,
-    test_body,
-    test_subject,
-)
+from lvmbeat_monitor.errors import DeliveryError, ErrorKind
 from lvmbeat_monitor.model import MonitorState, Notice, NoticeKind
-from lvmbeat_monitor.settings import Settings, SettingsError
-from lvmbeat_monitor.state import StateChanged, StateStore, StorageUnavailable
+from lvmbeat_monitor.settings import Settings
+from lvmbeat_monitor.state import (
+    Snapshot,
+    StateChanged,
+    StateStore,
+    StorageUnavailable,
+)
 
 
 log = logging.getLogger(__name__)
 
 # Attempts at one decision when other writers keep winning the ETag race.
 MAX_RACE_ATTEMPTS = 10
+# Every check logs this, at ERROR, while a notice stays undelivered for longer than
+# UNDELIVERED_AFTER_PERIODS check periods; an Azure Monitor alert rule
+# (infra/modules/watcher.bicep) fires on it through Azure's own email, which does not
+# depend on our mail path.
+UNDELIVERED_MARKER = "NOTICE UNDELIVERED"
+UNDELIVERED_AFTER_PERIODS = 3
+
+Decide = Callable[[Snapshot, datetime], Decision]
 
 
 class Contended(RuntimeError):
-    """Other writers won the race every time; the next check will try again."""
+    """Other writers won the race every time; the next attempt will decide again."""
+
+
+class CheckFailed(RuntimeError):
+    """The check ran, but something it had to do failed (the message says what). It
+    fails the timer invocation, so Azure Monitor counts it."""
+
+
+@dataclass(frozen=True)
+class Sent:
+    """The outcome of one delivery attempt."""
+
+    channel: str
+    notice: Notice
+    error: DeliveryError | None = None
 
 
 @dataclass(frozen=True)
 class CheckResult:
     outcome: CheckOutcome
-    sent: NoticeKind | None = None
-    error: str | None = None
+    sent: tuple[Sent, ...] = ()
+    busy: tuple[str, ...] = ()
+
+    @property
+    def failed(self) -> tuple[Sent, ...]:
+        return tuple(attempt for attempt in self.sent if attempt.error is not None)
 
 
 @dataclass(frozen=True)
 class NotifyResult:
     message: str
-    sent: bool
+    notice: Notice | None
     active: bool
-    error: str | None = None
+    sent: tuple[Sent, ...] = ()
+    # Channels where the notice waits behind one another writer is sending.
+    queued: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def delivered(self) -> bool:
+        """Every channel has it (nothing failed, nothing left queued)."""
+        return (
+            self.notice is not None
+            and not self.queued
+            and all(attempt.error is None for attempt in self.sent)
+        )
 
 
 @dataclass(frozen=True)
@@ -77,7 +123,7 @@ class OperatorResult:
 
 
 class MonitorService:
-    """Heartbeat, status, enable/disable, notify, email test and the periodic check."""
+    """Heartbeat, status, enable/disable, notify, channel tests and the check."""
 
     def __init__(
         self,
@@ -85,240 +131,404 @@ class MonitorService:
         store: StateStore,
         *,
         clock: Clock | None = None,
-        mailer_factory: Callable[[Settings], Mailer] = build_mailer,
-        instance: str | None = None,
+        channels: Mapping[str, Channel] | None = None,
+        make_id: Callable[[], str] = new_id,
     ) -> None:
         self.settings = settings
         self.store = store
         self.clock = clock or SystemClock()
-        self._mailer_factory = mailer_factory
-        self._mailer: Mailer | None = None
-        # Who holds a claim: this process (one per Functions instance).
-        self.instance = instance or uuid.uuid4().hex[:12]
+        self.channels = dict(build_channels(settings) if channels is None else channels)
+        self._make_id = make_id
         self.policy = Policy(
-            send_email_after=timedelta(seconds=settings.send_email_after),
+            grace=timedelta(seconds=settings.send_email_after),
             check_period=settings.check_period,
+            channels=tuple(sorted(self.channels)),
         )
+
+    async def close(self) -> None:
+        """Release storage and channel connections (the process is ending)."""
+        await self.store.close()
+        for channel in self.channels.values():
+            await channel.close()
 
     # --- hot path ---------------------------------------------------------------
 
-    def heartbeat(self) -> datetime:
-        """Record a heartbeat: one unconditional write, no read, no email."""
+    async def heartbeat(self) -> datetime:
+        """Record a heartbeat: one unconditional write, no read, no sending."""
         now = self.clock.now()
-        self.store.record_heartbeat(now)
+        await self.store.record_heartbeat(now)
         return now
 
     # --- reads ------------------------------------------------------------------
 
-    def status(self) -> dict[str, Any]:
-        """What /status answers: derived from one read, never written."""
+    async def status(self) -> dict[str, Any]:
+        """What /status answers: derived from one read, never written. Errors are
+        kinds only: this answer is anonymous."""
         now = self.clock.now()
-        snapshot = self.store.read()
-        state = snapshot.state
-        enabled = state.is_enabled(now) if state else True
-        pending = state.pending if state else None
+        snapshot = await self.store.read()
+        state, last_seen = snapshot.state, snapshot.last_seen
+        disabled = state is not None and state.is_disabled(now)
+        outage = state.outage if state else None
+        heads = {
+            name: state.channel_head(name) if state else None for name in self.channels
+        }
+        channels = {
+            name: {
+                "pending": str(head[0].notice.kind) if head else None,
+                "last_error": head[1].error if head else None,
+            }
+            for name, head in heads.items()
+        }
+        oldest = state.outbox[0] if state and state.outbox else None
+        errors = [c["last_error"] for c in channels.values() if c["last_error"]]
+        since = silence_start(state, last_seen) if state and last_seen else None
         return {
-            "last_seen": iso_z(snapshot.last_seen),
-            "enabled": enabled,
-            "active": bool(state and state.active),
-            "disabled_until": (
-                iso_z(state.disabled_until) if state and not enabled else None
-            ),
-            "outage_last_seen": (
-                iso_z(state.outage_last_seen) if state and state.active else None
-            ),
-            "pending": str(pending.notice.kind) if pending else None,
-            "pending_attempts": pending.attempts if pending else 0,
-            "last_error": state.last_error if state else None,
-            "last_sent": str(state.last_sent_kind)
-            if state and state.last_sent_kind
+            "state": self._condition(state, last_seen, now),
+            "last_seen": iso_z(last_seen),
+            "enabled": not disabled,
+            "active": outage is not None,
+            "disabled_until": iso_z(state.disabled_until) if disabled else None,
+            "silent_since": iso_z(since)
+            if since and now - since > self.policy.late_after
             else None,
-            "last_sent_at": iso_z(state.last_sent_at) if state else None,
+            "outage": {
+                "declared_at": iso_z(outage.declared_at),
+                "last_seen": iso_z(outage.last_seen),
+                "silent_since": iso_z(outage.silent_since),
+            }
+            if outage
+            else None,
+            "pending": str(oldest.notice.kind) if oldest else None,
+            "last_error": errors[0] if errors else None,
+            "channels": channels,
+            "last_check": iso_z(state.last_check) if state else None,
             "send_email_after": self.settings.send_email_after,
             "site_name": self.settings.site_name,
             "version": __version__,
             "now": iso_z(now),
         }
 
+    def _condition(
+        self, state: MonitorState | None, last_seen: datetime | None, now: datetime
+    ) -> str:
+        """One word for people: down, disabled, waiting (for the first heartbeat),
+        late or up."""
+        if state is not None and state.outage is not None:
+            return "down"
+        if state is not None and state.is_disabled(now):
+            return "disabled"
+        if last_seen is None:
+            return "waiting"
+        since = silence_start(state, last_seen) if state else last_seen
+        return "late" if now - since > self.policy.late_after else "up"
+
     # --- operator actions -------------------------------------------------------
 
-    def enable(self) -> OperatorResult:
-        result, _ = self._operator(lambda state, _seen, now: decide_enable(state, now))
-        return result
-
-    def disable(self, minutes: int | None) -> OperatorResult:
-        result, _ = self._operator(
-            lambda state, _seen, now: decide_disable(state, now, minutes)
+    async def enable(self) -> OperatorResult:
+        decision, state = await self._operator(
+            lambda snap, now: decide_enable(snap.state, now)
         )
-        return result
+        return OperatorResult(decision.message, state)
 
-    def notify(self, kind: NoticeKind, *, force: bool) -> NotifyResult:
-        """Send `kind` now if it changes the state, or anyway with `force`."""
-        decision: OperatorDecision | None = None
+    async def disable(self, minutes: int | None) -> OperatorResult:
+        decision, state = await self._operator(
+            lambda snap, now: decide_disable(snap.state, now, minutes)
+        )
+        return OperatorResult(decision.message, state)
 
-        def decide(state, last_seen, now):
-            nonlocal decision
-            decision = decide_notify(
-                state,
-                last_seen,
+    async def notify(self, kind: NoticeKind, *, force: bool) -> NotifyResult:
+        """Queue `kind` if it changes the state (or anyway with `force`) and deliver
+        what can go out now. It never overtakes a notice another writer is sending:
+        on such a channel it waits its turn and a later check delivers it."""
+        token = self._token()
+        decision, state, etag = await self._transact(
+            lambda snap, now: decide_notify(
+                snap.state,
+                snap.last_seen,
                 kind,
                 now,
                 self.policy,
                 force=force,
-                requester=f"notify-{self.instance}",
+                token=token,
+                make_id=self._make_id,
             )
-            return decision
-
-        result, etag = self._operator(decide)
-        assert decision is not None
-        if decision.send is None:
-            return NotifyResult(
-                decision.message, sent=False, active=result.state.active
-            )
-        error = self._deliver(decision.send, result.state, etag)
-        if error is not None:
-            return NotifyResult(
-                f"Sending the {kind} notification failed",
-                sent=False,
-                active=result.state.active,
-                error=error,
-            )
+        )
+        self._log_dropped(decision)
+        active = state is not None and state.outage is not None
+        notice = _queued_notice(decision, state)
+        if notice is None:
+            return NotifyResult(decision.message, None, active)
+        sent, state = await self._deliver(decision.claims, state, etag, token)
+        waiting = _channels_holding(state, notice)
+        log.info(
+            "Operator notify: the %s notification %s; delivered on %s, waiting on %s.",
+            kind,
+            notice.id,
+            [s.channel for s in sent if s.notice.id == notice.id and not s.error]
+            or "none",
+            waiting or "none",
+        )
+        failed = {s.channel for s in sent if s.error}
+        queued = tuple(name for name in waiting if name not in failed)
         return NotifyResult(
-            f"Sent: {subject_for(decision.send, self.settings.site_name)}.",
-            sent=True,
-            active=result.state.active,
+            decision.message, notice, active, sent=tuple(sent), queued=queued
         )
 
-    def email_test(self) -> None:
-        """Send a test message through the configured backend; MailError on failure."""
-        now = self.clock.now()
-        site = self.settings.site_name
-        try:
-            message = compose(
-                self.settings, test_subject(site), test_body(site, now), now
+    async def send_test(self, channel: str) -> None:
+        """Send a TEST message on one channel; DeliveryError on failure."""
+        target = self.channels.get(channel)
+        if target is None:
+            raise DeliveryError(
+                f"The {channel} channel is not configured.", ErrorKind.MISCONFIGURED
             )
-            mailer = self._mailer_or_raise()
-        except SettingsError as error:  # what /email-test is for: say what is missing
-            raise MailError(str(error)) from error
-        mailer.send(message)
+        async with asyncio.timeout(SEND_DEADLINE.total_seconds()):
+            await target.send_test(self.clock.now())
 
     # --- the timer --------------------------------------------------------------
 
-    def check(self, *, past_due: bool = False) -> CheckResult:
-        """One periodic check: at most one state write unless a notice is sent."""
-        for _ in range(MAX_RACE_ATTEMPTS):
-            now = self.clock.now()
-            snapshot = self.store.read()
-            decision = decide_check(
-                snapshot.state,
-                snapshot.last_seen,
+    async def check(self, *, past_due: bool = False) -> CheckResult:
+        """One periodic check. Raises CheckFailed after recording, when a delivery
+        failed, so the timer invocation counts as failed."""
+        token = self._token()
+        decision, state, etag = await self._transact(
+            lambda snap, now: decide_check(
+                snap.state,
+                snap.last_seen,
                 now,
                 self.policy,
-                checker=self.instance,
-                past_due=past_due,
+                token=token,
+                make_id=self._make_id,
             )
-            if decision.new_state is None:
-                return CheckResult(decision.outcome)
-            try:
-                etag = self.store.save(decision.new_state, snapshot.etag)
-            except StateChanged:
-                continue  # another writer won: read again and decide again
-            if decision.outcome in (CheckOutcome.RESUMED, CheckOutcome.STARTED):
-                log.info(
-                    "Check: %s at %s; silence counted from now.",
-                    decision.outcome,
-                    iso_z(now),
-                )
-            if decision.send is None:
-                return CheckResult(decision.outcome)
-            error = self._deliver(decision.send, decision.new_state, etag)
-            return CheckResult(decision.outcome, decision.send.kind, error)
-        raise Contended(
-            f"Other writers changed the monitor state {MAX_RACE_ATTEMPTS} times in a "
-            "row; this check gives up, the next one will decide again."
         )
+        outcome = decision.outcome or CheckOutcome.QUIET
+        if outcome is CheckOutcome.STARTED:
+            log.warning(
+                "Check: no monitor state found; starting afresh, counting any "
+                "silence from now. Expected once on a new deployment; otherwise the "
+                "state was lost (table deleted?), and any timed disable or declared "
+                "outage with it."
+            )
+        elif outcome is CheckOutcome.RESUMED:
+            log.warning(
+                "Check: no check ran for more than %s s before this one (past_due=%s): "
+                "the monitor was not running, so the silence counts from now.",
+                f"{self.policy.gap_after.total_seconds():g}",
+                past_due,
+            )
+        elif outcome in (CheckOutcome.ALERT, CheckOutcome.ALL_CLEAR):
+            log.info("Check: %s.", outcome)
+        self._log_dropped(decision)
+        sent, state = await self._deliver(decision.claims, state, etag, token)
+        self._log_undelivered(state)
+        result = CheckResult(outcome, tuple(sent), decision.busy)
+        if result.failed:
+            raise CheckFailed(
+                "Check "
+                + str(outcome)
+                + ": "
+                + "; ".join(
+                    f"the {s.notice.kind} notification on {s.channel} failed "
+                    f"({s.error.kind}: {s.error}); every check retries it"
+                    for s in result.failed
+                )
+                + "."
+            )
+        return result
 
-    # --- internals --------------------------------------------------------------
+    # --- the loop ---------------------------------------------------------------
 
-    def _operator(self, decide) -> tuple[OperatorResult, str | None]:
+    async def _transact(
+        self, decide: Decide
+    ) -> tuple[Decision, MonitorState | None, str | None]:
         """Read, decide, write with the ETag; re-decide when another writer won.
-        Returns the result and the ETag of the state it describes."""
+        Returns the decision, the state it leaves and that state's ETag."""
         for _ in range(MAX_RACE_ATTEMPTS):
             now = self.clock.now()
-            snapshot = self.store.read()
-            decision = decide(snapshot.state, snapshot.last_seen, now)
+            snapshot = await self.store.read()
+            decision = decide(snapshot, now)
             if decision.new_state is None:
-                state = snapshot.state or MonitorState(started_at=now)
-                return OperatorResult(decision.message, state), snapshot.etag
+                return decision, snapshot.state, snapshot.etag
             try:
-                etag = self.store.save(decision.new_state, snapshot.etag)
+                etag = await self.store.save(decision.new_state, snapshot.etag)
             except StateChanged:
-                continue
-            return OperatorResult(decision.message, decision.new_state), etag
+                continue  # another writer won (or ours applied): read, decide again
+            return decision, decision.new_state, etag
         raise Contended(
             f"Other writers changed the monitor state {MAX_RACE_ATTEMPTS} times in a "
-            "row; try again."
+            "row; giving up this time, the next attempt decides again."
         )
 
-    def _deliver(
-        self, notice: Notice, state: MonitorState, etag: str | None
-    ) -> str | None:
-        """Send a claimed notice, then confirm (or record the failure) with the ETag
-        of the claim; returns the error, None when sent."""
-        error = self._send_notice(notice)
-        if error is None:
-            log.info("Sent the %s notification %s.", notice.kind, notice.id)
-        else:
-            log.error("Sending the %s notification failed: %s", notice.kind, error)
+    async def _operator(self, decide: Decide) -> tuple[Decision, MonitorState]:
+        decision, state, _ = await self._transact(decide)
+        return decision, state or decision.new_state or _never_written(self.clock)
+
+    async def _deliver(
+        self,
+        claims: tuple[Claim, ...],
+        state: MonitorState | None,
+        etag: str | None,
+        token: str,
+    ) -> tuple[list[Sent], MonitorState | None]:
+        """Send what was claimed, settle, and keep going on channels that delivered
+        while they have more queued (an all-clear behind a retried alert)."""
+        sent: list[Sent] = []
+        for _ in range(MAX_OUTBOX + 1):
+            if not claims:
+                break
+            attempts = await asyncio.gather(*(self._send(claim) for claim in claims))
+            sent.extend(attempts)
+            state, etag = await self._settle(attempts, state, etag, token)
+            delivered = {a.channel for a in attempts if a.error is None}
+            known = claim_next(state, self.clock.now(), self.policy, token, delivered)
+            if not known.claims:
+                break  # nothing more queued on those channels: no read needed
+            decision, state, etag = await self._transact(
+                functools.partial(self._claim_next, token=token, channels=delivered)
+            )
+            claims = decision.claims
+        return sent, state
+
+    def _claim_next(
+        self, snapshot: Snapshot, now: datetime, *, token: str, channels: set[str]
+    ) -> Decision:
+        return claim_next(snapshot.state, now, self.policy, token, channels)
+
+    async def _send(self, claim: Claim) -> Sent:
+        notice, channel = claim.notice, self.channels[claim.channel]
         try:
-            for _ in range(MAX_RACE_ATTEMPTS):
-                now = self.clock.now()
-                after = (
-                    mark_sent(state, notice.id, now)
-                    if error is None
-                    else mark_failed(state, notice.id, error)
-                )
-                if after is None or etag is None:
-                    return error
-                try:
-                    self.store.save(after, etag)
-                    return error
-                except StateChanged:
-                    snapshot = self.store.read()
-                    if snapshot.state is None:
-                        return error
-                    state, etag = snapshot.state, snapshot.etag
-        except StorageUnavailable as storage_error:
+            async with asyncio.timeout(SEND_DEADLINE.total_seconds()):
+                await channel.deliver(notice, self.clock.now())
+        except DeliveryError as error:
             log.error(
-                "The %s notification %s was %s, but recording it failed: %s. "
-                "A later check may send it again.",
+                "The %s notification %s was not delivered on %s: %s",
                 notice.kind,
                 notice.id,
-                "sent" if error is None else "not sent",
-                storage_error,
+                claim.channel,
+                error,
             )
-            return error
-        log.error(
-            "Could not record the outcome of notification %s: contended.", notice.id
+            return Sent(claim.channel, notice, error)
+        except TimeoutError:
+            error = DeliveryError(
+                f"no answer within {SEND_DEADLINE.total_seconds():g} s",
+                ErrorKind.TIMEOUT,
+            )
+            log.error(
+                "The %s notification %s was not delivered on %s: %s",
+                notice.kind,
+                notice.id,
+                claim.channel,
+                error,
+            )
+            return Sent(claim.channel, notice, error)
+        except Exception as error:  # noqa: BLE001 - a bug of ours: logged, kept pending
+            log.exception(
+                "Delivering the %s notification %s on %s failed unexpectedly.",
+                notice.kind,
+                notice.id,
+                claim.channel,
+            )
+            return Sent(
+                claim.channel, notice, DeliveryError(repr(error), ErrorKind.INTERNAL)
+            )
+        log.info(
+            "Delivered the %s notification %s on %s.",
+            notice.kind,
+            notice.id,
+            claim.channel,
         )
-        return error
+        return Sent(claim.channel, notice)
 
-    def _send_notice(self, notice: Notice) -> str | None:
-        site = self.settings.site_name
+    async def _settle(
+        self,
+        attempts: list[Sent],
+        state: MonitorState | None,
+        etag: str | None,
+        token: str,
+    ) -> tuple[MonitorState | None, str | None]:
+        """Record what went out and what failed, with the ETag of our own last write
+        first, re-reading only when someone wrote since."""
+        results = {
+            (a.notice.id, a.channel): (a.error.kind if a.error else None)
+            for a in attempts
+        }
         try:
-            message = compose(
-                self.settings,
-                subject_for(notice, site),
-                body_for(notice, site, self.settings.send_email_after),
-                self.clock.now(),
-                notice_id=notice.id,
+            for _ in range(MAX_RACE_ATTEMPTS):
+                after = settle(state, results, token) if state else None
+                if after is None:
+                    return state, etag
+                try:
+                    return after, await self.store.save(after, etag)
+                except StateChanged:
+                    snapshot = await self.store.read()
+                    state, etag = snapshot.state, snapshot.etag
+        except StorageUnavailable as error:
+            log.error(
+                "Recording the outcome of %s failed: %s A later check may send the "
+                "delivered ones again (with the same Message-ID).",
+                ", ".join(f"{a.notice.kind} on {a.channel}" for a in attempts),
+                error,
             )
-            self._mailer_or_raise().send(message)
-        except (MailError, SettingsError) as error:
-            return str(error)
-        return None
+            raise
+        raise Contended(
+            "Other writers kept changing the monitor state while this check recorded "
+            "what it sent; a later check may send it again."
+        )
 
-    def _mailer_or_raise(self) -> Mailer:
-        if self._mailer is None:
-            self._mailer = self._mailer_factory(self.settings)
-        return self._mailer
+    # --- logs -------------------------------------------------------------------
+
+    def _log_undelivered(self, state: MonitorState | None) -> None:
+        if state is None:
+            return
+        now = self.clock.now()
+        overdue = self.policy.check_period * UNDELIVERED_AFTER_PERIODS
+        for pending in state.outbox:
+            if now - pending.notice.decided_at <= overdue:
+                continue
+            for channel, delivery in pending.deliveries:
+                log.error(
+                    "%s: the %s notification %s is not out on %s after %d attempts "
+                    "since %s; last error kind: %s.",
+                    UNDELIVERED_MARKER,
+                    pending.notice.kind,
+                    pending.notice.id,
+                    channel,
+                    delivery.attempts,
+                    iso_z(pending.notice.decided_at),
+                    delivery.error or "none yet",
+                )
+
+    def _log_dropped(self, decision: Decision) -> None:
+        for notice in decision.dropped:
+            log.error(
+                "Dropped the undelivered %s notification %s (decided %s): more than "
+                "%d notices were waiting for a channel that keeps failing.",
+                notice.kind,
+                notice.id,
+                iso_z(notice.decided_at),
+                MAX_OUTBOX,
+            )
+
+    @staticmethod
+    def _token() -> str:
+        return uuid.uuid4().hex
+
+
+def _queued_notice(decision: Decision, state: MonitorState | None) -> Notice | None:
+    """The notice an operator's decision queued (the newest in the outbox)."""
+    if decision.new_state is None or not decision.new_state.outbox:
+        return None
+    return decision.new_state.outbox[-1].notice
+
+
+def _channels_holding(state: MonitorState | None, notice: Notice) -> list[str]:
+    if state is None:
+        return []
+    for pending in state.outbox:
+        if pending.notice.id == notice.id:
+            return [name for name, _ in pending.deliveries]
+    return []
+
+
+def _never_written(clock: Clock) -> MonitorState:
+    now = clock.now()
+    return MonitorState(counting_from=now, last_check=now)

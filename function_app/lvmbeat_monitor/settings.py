@@ -25,6 +25,7 @@ from pydantic import (
     SecretStr,
     ValidationError,
     field_validator,
+    model_validator,
 )
 
 from lvmbeat_monitor.schedule import schedule_period
@@ -175,6 +176,20 @@ class Settings(BaseModel):
             raise ValueError("expected the path of a PEM file that exists")
         return value
 
+    @model_validator(mode="after")
+    def _grace_spans_two_checks(self) -> Settings:
+        # An alert must rest on at least two checks that watched the silence
+        # (decide.py): a shorter grace could alert on one check's word.
+        period = self.check_period.total_seconds()
+        if self.send_email_after < 2 * period:
+            raise ValueError(
+                f"LVMBEAT_SEND_EMAIL_AFTER={self.send_email_after} is shorter than two "
+                f"check periods of LVMBEAT_CHECK_SCHEDULE={self.check_schedule!r} "
+                f"({period:g} s each); raise LVMBEAT_SEND_EMAIL_AFTER to at least "
+                f"{2 * period:g} or check more often"
+            )
+        return self
+
     @property
     def check_period(self) -> timedelta:
         """The longest time between two scheduled checks."""
@@ -235,8 +250,11 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
 def _describe(error: ValidationError, given: Mapping[str, str]) -> str:
     problems = []
     for detail in error.errors():
-        name = str(detail["loc"][0]) if detail["loc"] else "?"
         reason = detail["msg"].removeprefix("Value error, ")
+        if not detail["loc"]:  # a rule across settings: its message names them
+            problems.append(f"{reason}.")
+            continue
+        name = str(detail["loc"][0])
         if name in SECRET_SETTINGS:
             problems.append(f"Setting {name} is malformed: {reason}.")
         else:

@@ -4,12 +4,17 @@ One partition, two entities:
 - `heartbeat`: `last_seen`, replaced unconditionally by `/heartbeat` (one write, no
   read);
 - `state`: everything else (model.MonitorState), changed only with the ETag it was read
-  with (`MatchConditions.IfNotModified`), so concurrent checkers cannot both win.
+  with (`MatchConditions.IfNotModified`), so concurrent writers cannot both win.
 A check reads both with one partition query (one request).
+
+The client is the SDK's async one (`azure.data.tables.aio`, over aiohttp): the triggers
+are coroutines on the Functions worker's event loop, and a slow storage call then holds
+no thread.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,9 +30,17 @@ from azure.core.exceptions import (
     ResourceModifiedError,
     ResourceNotFoundError,
 )
-from azure.data.tables import TableClient, TableServiceClient, UpdateMode
+from azure.data.tables import UpdateMode
+from azure.data.tables.aio import TableClient, TableServiceClient
 
-from lvmbeat_monitor.model import MonitorState, Notice, NoticeKind, Pending
+from lvmbeat_monitor.model import (
+    Delivery,
+    MonitorState,
+    Notice,
+    NoticeKind,
+    Outage,
+    Pending,
+)
 from lvmbeat_monitor.settings import Settings, StorageAuth
 
 
@@ -36,6 +49,9 @@ log = logging.getLogger(__name__)
 PARTITION = "monitor"
 HEARTBEAT_ROW = "heartbeat"
 STATE_ROW = "state"
+# The layout of the state entity. A row of another layout (the 1.0 one) is read as no
+# state: the next check writes a fresh one over it, counting the silence from then.
+STATE_SCHEMA = 2
 
 # Heartbeats and checks must fail fast when storage is away: a few quick retries,
 # short timeouts, instead of the SDK's ten retries with backoff (minutes).
@@ -58,8 +74,9 @@ class StateChanged(RuntimeError):
 
 @dataclass(frozen=True)
 class Snapshot:
-    """What one read returns: the state (None before the first check), its ETag,
-    and the last heartbeat."""
+    """What one read returns: the state (None before the first check, or when the row
+    has an older layout), the ETag of the state row (None: no row), and the last
+    heartbeat."""
 
     state: MonitorState | None
     etag: str | None
@@ -67,23 +84,32 @@ class Snapshot:
 
 
 class StateStore(Protocol):
-    """The storage the service needs; AzureTableStore is the real one."""
+    """The storage the service needs; AzureTableStore is the real one, and the
+    protocol explorer (tests/protocol) has an in-memory one with the same ETag rules."""
 
-    def read(self) -> Snapshot: ...
+    async def read(self) -> Snapshot: ...
 
-    def record_heartbeat(self, at: datetime) -> None: ...
+    async def record_heartbeat(self, at: datetime) -> None: ...
 
-    def save(self, state: MonitorState, etag: str | None) -> str:
-        """Create (etag None) or conditionally replace the state; return the new
-        ETag. Raises StateChanged when someone else wrote first."""
+    async def save(self, state: MonitorState, etag: str | None) -> str:
+        """Create (etag None) or conditionally replace the state row; return the new
+        ETag. Raises StateChanged when someone else wrote first, StorageUnavailable
+        when storage could not be reached (the write may or may not have applied)."""
         ...
+
+    async def close(self) -> None: ...
 
 
 class AzureTableStore:
     """StateStore on an Azure table (Azurite locally)."""
 
-    def __init__(self, table: TableClient) -> None:
+    def __init__(
+        self, table: TableClient, service: TableServiceClient | None = None
+    ) -> None:
         self._table = table
+        # A table client made by a service client shares its connections, and only
+        # the service client's close() releases them.
+        self._service = service
 
     @classmethod
     def from_settings(
@@ -91,7 +117,7 @@ class AzureTableStore:
     ) -> AzureTableStore:
         options = {**CLIENT_OPTIONS, **client_options}
         if settings.storage_auth is StorageAuth.MANAGED_IDENTITY:
-            from azure.identity import DefaultAzureCredential
+            from azure.identity.aio import DefaultAzureCredential
 
             service = TableServiceClient(
                 endpoint=settings.table_endpoint,
@@ -102,19 +128,25 @@ class AzureTableStore:
             service = TableServiceClient.from_connection_string(
                 settings.storage_connection().get_secret_value(), **options
             )
-        return cls(service.get_table_client(settings.table_name))
+        return cls(service.get_table_client(settings.table_name), service)
 
     @property
     def table_name(self) -> str:
         return self._table.table_name
 
-    def read(self) -> Snapshot:
+    async def close(self) -> None:
+        await self._table.close()
+        if self._service is not None:
+            await self._service.close()
+
+    async def read(self) -> Snapshot:
         try:
-            rows = list(
-                self._table.query_entities(
+            rows = [
+                row
+                async for row in self._table.query_entities(
                     "PartitionKey eq @pk", parameters={"pk": PARTITION}
                 )
-            )
+            ]
         except ResourceNotFoundError:
             return Snapshot(None, None, None)  # no table yet: nothing ever happened
         except AzureError as error:
@@ -125,29 +157,36 @@ class AzureTableStore:
         last_seen = _time(heartbeat.get("last_seen")) if heartbeat else None
         if state_row is None:
             return Snapshot(None, None, last_seen)
-        return Snapshot(
-            state_from_entity(state_row), state_row.metadata["etag"], last_seen
-        )
+        etag = state_row.metadata["etag"]
+        if state_row.get("schema") != STATE_SCHEMA:
+            log.warning(
+                "The monitor state in table %r has an older layout (schema %r); the "
+                "next check replaces it and counts any silence from then.",
+                self.table_name,
+                state_row.get("schema"),
+            )
+            return Snapshot(None, etag, last_seen)
+        return Snapshot(state_from_entity(state_row), etag, last_seen)
 
-    def record_heartbeat(self, at: datetime) -> None:
+    async def record_heartbeat(self, at: datetime) -> None:
         entity = {"PartitionKey": PARTITION, "RowKey": HEARTBEAT_ROW}
         entity["last_seen"] = at.isoformat()
-        self._with_table(
+        await self._with_table(
             "record the heartbeat",
             self._table.upsert_entity,
             entity,
             mode=UpdateMode.REPLACE,
         )
 
-    def save(self, state: MonitorState, etag: str | None) -> str:
+    async def save(self, state: MonitorState, etag: str | None) -> str:
         entity = entity_from_state(state)
         try:
             if etag is None:
-                metadata = self._with_table(
+                metadata = await self._with_table(
                     "create the monitor state", self._table.create_entity, entity
                 )
             else:
-                metadata = self._table.update_entity(
+                metadata = await self._table.update_entity(
                     entity,
                     mode=UpdateMode.REPLACE,
                     etag=etag,
@@ -167,17 +206,17 @@ class AzureTableStore:
             raise self._unavailable("save the monitor state", error) from error
         return metadata["etag"]
 
-    def _with_table(self, what: str, operation, *args, **kwargs):
+    async def _with_table(self, what: str, operation, *args, **kwargs):
         """Run a write; create the table when it does not exist yet (first use)."""
         try:
             try:
-                return operation(*args, **kwargs)
+                return await operation(*args, **kwargs)
             except ResourceNotFoundError:
                 try:
-                    self._table.create_table()
+                    await self._table.create_table()
                 except ResourceExistsError:
                     pass  # another instance created it meanwhile
-                return operation(*args, **kwargs)
+                return await operation(*args, **kwargs)
         except (ResourceModifiedError, ResourceExistsError):
             raise
         except AzureError as error:
@@ -198,76 +237,96 @@ class AzureTableStore:
 
 # --- entity <-> model ---------------------------------------------------------------
 
-_TIMES = (
-    "started_at",
-    "disabled_until",
-    "enabled_at",
-    "resumed_at",
-    "last_check",
-    "outage_last_seen",
-    "outage_silent_since",
-    "last_sent_at",
-)
-
 
 def entity_from_state(state: MonitorState) -> dict[str, Any]:
-    """A flat table entity; times as ISO strings (microseconds kept), None omitted
-    (a REPLACE then removes the property)."""
+    """A flat table entity: times as ISO strings (microseconds kept), None omitted (a
+    REPLACE then removes the property), the outbox as one JSON property."""
+    outage = state.outage
     entity: dict[str, Any] = {
         "PartitionKey": PARTITION,
         "RowKey": STATE_ROW,
-        "enabled": state.enabled,
-        "active": state.active,
-        "last_error": state.last_error,
-        "last_sent_kind": str(state.last_sent_kind) if state.last_sent_kind else None,
+        "schema": STATE_SCHEMA,
+        "counting_from": _iso(state.counting_from),
+        "last_check": _iso(state.last_check),
+        "disabled_until": _iso(state.disabled_until),
+        "outage_id": outage.id if outage else None,
+        "outage_declared_at": _iso(outage.declared_at) if outage else None,
+        "outage_last_seen": _iso(outage.last_seen) if outage else None,
+        "outage_silent_since": _iso(outage.silent_since) if outage else None,
+        "outbox": json.dumps([_pending_json(p) for p in state.outbox])
+        if state.outbox
+        else None,
     }
-    for name in _TIMES:
-        entity[name] = _iso(getattr(state, name))
-    if state.pending is not None:
-        pending, notice = state.pending, state.pending.notice
-        entity.update(
-            pending_id=notice.id,
-            pending_kind=str(notice.kind),
-            pending_decided_at=_iso(notice.decided_at),
-            pending_last_seen=_iso(notice.last_seen),
-            pending_silent_since=_iso(notice.silent_since),
-            pending_back_at=_iso(notice.back_at),
-            pending_forced=notice.forced,
-            pending_claimed_by=pending.claimed_by,
-            pending_claimed_until=_iso(pending.claimed_until),
-            pending_attempts=pending.attempts,
-        )
     return {key: value for key, value in entity.items() if value is not None}
 
 
 def state_from_entity(entity: dict[str, Any]) -> MonitorState:
-    times = {name: _time(entity.get(name)) for name in _TIMES}
-    pending = None
-    if entity.get("pending_id"):
-        notice = Notice(
-            id=entity["pending_id"],
-            kind=NoticeKind(entity["pending_kind"]),
-            decided_at=_time(entity["pending_decided_at"]),
-            last_seen=_time(entity.get("pending_last_seen")),
-            silent_since=_time(entity.get("pending_silent_since")),
-            back_at=_time(entity.get("pending_back_at")),
-            forced=bool(entity.get("pending_forced", False)),
+    outage = None
+    if entity.get("outage_id"):
+        outage = Outage(
+            id=entity["outage_id"],
+            declared_at=_time(entity["outage_declared_at"]),
+            last_seen=_time(entity.get("outage_last_seen")),
+            silent_since=_time(entity.get("outage_silent_since")),
         )
-        pending = Pending(
-            notice=notice,
-            claimed_by=entity.get("pending_claimed_by"),
-            claimed_until=_time(entity.get("pending_claimed_until")),
-            attempts=int(entity.get("pending_attempts", 0)),
-        )
-    kind = entity.get("last_sent_kind")
+    outbox = tuple(_pending(item) for item in json.loads(entity.get("outbox") or "[]"))
     return MonitorState(
-        enabled=bool(entity.get("enabled", True)),
-        active=bool(entity.get("active", False)),
-        pending=pending,
-        last_error=entity.get("last_error"),
-        last_sent_kind=NoticeKind(kind) if kind else None,
-        **times,
+        counting_from=_time(entity["counting_from"]),
+        last_check=_time(entity["last_check"]),
+        disabled_until=_time(entity.get("disabled_until")),
+        outage=outage,
+        outbox=outbox,
     )
+
+
+def _pending_json(pending: Pending) -> dict[str, Any]:
+    notice = pending.notice
+    return {
+        "notice": {
+            "id": notice.id,
+            "kind": str(notice.kind),
+            "decided_at": _iso(notice.decided_at),
+            "last_seen": _iso(notice.last_seen),
+            "silent_since": _iso(notice.silent_since),
+            "back_at": _iso(notice.back_at),
+            "forced": notice.forced,
+        },
+        "deliveries": {
+            channel: {
+                "claim": delivery.claim,
+                "claimed_until": _iso(delivery.claimed_until),
+                "attempts": delivery.attempts,
+                "error": delivery.error,
+            }
+            for channel, delivery in pending.deliveries
+        },
+    }
+
+
+def _pending(item: dict[str, Any]) -> Pending:
+    raw = item["notice"]
+    notice = Notice(
+        id=raw["id"],
+        kind=NoticeKind(raw["kind"]),
+        decided_at=_time(raw["decided_at"]),
+        last_seen=_time(raw.get("last_seen")),
+        silent_since=_time(raw.get("silent_since")),
+        back_at=_time(raw.get("back_at")),
+        forced=bool(raw.get("forced", False)),
+    )
+    deliveries = tuple(
+        (
+            channel,
+            Delivery(
+                claim=value.get("claim"),
+                claimed_until=_time(value.get("claimed_until")),
+                attempts=int(value.get("attempts", 0)),
+                error=value.get("error"),
+            ),
+        )
+        for channel, value in sorted(item["deliveries"].items())
+    )
+    return Pending(notice, deliveries)
 
 
 def _iso(moment: datetime | None) -> str | None:

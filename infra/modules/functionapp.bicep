@@ -62,13 +62,24 @@ resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   }
 }
 
-// Settings the Functions host and the Azure SDKs read. Flex Consumption refuses the
+// Settings the Functions host and the Azure SDKs read. Flex Consumption deprecates the
 // legacy runtime settings (FUNCTIONS_WORKER_RUNTIME, FUNCTIONS_EXTENSION_VERSION,
 // WEBSITE_RUN_FROM_PACKAGE, WEBSITE_CONTENTSHARE, ...): runtime and package live in
-// functionAppConfig below instead.
+// functionAppConfig below instead. Source: "Flex Consumption plan deprecations",
+// https://learn.microsoft.com/azure/azure-functions/functions-app-settings#flex-consumption-plan-deprecations
+// (tests/infra/test_infra_flex.py holds that list and checks this template against it).
 var platformSettings = {
-  // Host storage by identity: no AzureWebJobsStorage connection string exists.
+  // Host storage by identity: no AzureWebJobsStorage connection string exists. The
+  // host keeps its keys and the timer's schedule monitor (use_monitor) in blobs, and
+  // writes its diagnostic events to tables: "Connecting to host storage with an
+  // identity" lists Storage Table Data Contributor for "No extension (host only), with
+  // support for diagnostic events" (roles.bicep grants it on the account),
+  // https://learn.microsoft.com/azure/azure-functions/functions-reference#connecting-to-host-storage-with-an-identity
+  // No queue URI: no trigger or extension of ours uses queues (the Flex timer quickstart,
+  // Azure-Samples/functions-quickstart-python-azd-timer, enables queues only "for Durable
+  // Functions and MCP trigger").
   AzureWebJobsStorage__blobServiceUri: storage.properties.primaryEndpoints.blob
+  AzureWebJobsStorage__tableServiceUri: storage.properties.primaryEndpoints.table
   AzureWebJobsStorage__credential: 'managedidentity'
   AzureWebJobsStorage__clientId: identityClientId
   // With local auth disabled on the component, the connection string only says where
@@ -78,10 +89,6 @@ var platformSettings = {
   // DefaultAzureCredential in the monitor (tables, ACS email) picks this identity.
   AZURE_CLIENT_ID: identityClientId
 }
-
-// Every app setting the app gets. Bicep owns the whole list: a setting added by hand in
-// the portal is removed by the next deployment, so changes belong in main.bicepparam.
-var appSettings = union(platformSettings, monitorSettings)
 
 resource site 'Microsoft.Web/sites@2024-04-01' = {
   name: name
@@ -99,16 +106,14 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
     // checkov:skip=CKV_AZURE_17:The actor authenticates with a function key, and /status must stay open for the availability test.
     // checkov:skip=CKV_AZURE_212:Flex Consumption scales from zero per request and per timer run; App Service instance minimums do not apply.
     // checkov:skip=CKV_AZURE_213:Flex Consumption has no App Service health check; the availability test on /status and the watcher alerts do that job.
+    // checkov:skip=CKV_AZURE_78:Flex Consumption has no FTP(S) at all; Microsoft lists siteConfig ftpsState among the Flex deprecations ("FTPS not supported") and ARM refuses a Flex site that sets it.
     serverFarmId: plan.id
     httpsOnly: true
+    // Only properties that Flex Consumption accepts: nothing from the deprecation list
+    // (alwaysOn, ftpsState, linuxFxVersion, functionAppScaleLimit, ...).
     siteConfig: {
       minTlsVersion: '1.2'
-      ftpsState: 'Disabled'
       http20Enabled: true
-      appSettings: [for setting in items(appSettings): {
-        name: setting.key
-        value: setting.value
-      }]
     }
     functionAppConfig: {
       deployment: {
@@ -131,6 +136,32 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
       }
     }
   }
+}
+
+// Every app setting the app gets, as one `appsettings` config resource whose body is an
+// object: values known only at run time (the storage endpoints, the telemetry address,
+// module outputs in monitorSettings) are fine in a resource body, while a for-expression
+// over them is Bicep error BCP178 ("Loop limits": loops need values known at the start
+// of the deployment). This is the shape of Microsoft's Flex Consumption samples
+// (Azure-Samples/azure-functions-flex-consumption-samples IaC/bicep/main.bicep passes
+// `configs: [{ name: 'appsettings', properties: {...} }]` to the AVM web/site module,
+// whose config/main.bicep declares `Microsoft.Web/sites/config` named 'appsettings').
+// Bicep owns the whole list: a setting added by hand in the portal is removed by the
+// next deployment, so changes belong in main.bicepparam.
+// checkov applies its App Service 'web' config checks to every sites/config resource;
+// this one is 'appsettings' (names and values only), so each is skipped below with what
+// covers the concern instead.
+resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
+  // checkov:skip=CKV_AZURE_13:Authentication is a site setting, not an app setting; the routes that write or send need a function key.
+  // checkov:skip=CKV_AZURE_222:Public network access is a site property, skipped on the site with its reason.
+  // checkov:skip=CKV_AZURE_63:HTTP logging is a 'web' config property; the app's requests and logs go to Application Insights.
+  // checkov:skip=CKV_AZURE_65:Detailed error pages are a 'web' config property; the monitor answers JSON errors and logs the detail.
+  // checkov:skip=CKV_AZURE_66:Failed request tracing is a 'web' config property; failed invocations are in Application Insights.
+  // checkov:skip=CKV_AZURE_80:netFrameworkVersion is for .NET apps; this app runs Python (functionAppConfig.runtime).
+  // checkov:skip=CKV_AZURE_88:Azure Files mounts are a 'web' config matter; Flex deploys from a blob container, no content share.
+  parent: site
+  name: 'appsettings'
+  properties: union(platformSettings, monitorSettings)
 }
 
 output name string = site.name

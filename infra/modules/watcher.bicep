@@ -2,7 +2,8 @@
 // timer runs; if the timer stops (app stopped, bad deploy, lost storage role) or keeps
 // failing, nobody would ever hear. Azure Monitor, which does not depend on the app,
 // emails the same people when the timer has not completed successfully for a while,
-// when it fails repeatedly, and when /status stops answering.
+// when it fails repeatedly, when /status stops answering, and when a notice the monitor
+// decided to send has not gone out ("alerts are not getting out").
 
 param namePrefix string
 
@@ -36,6 +37,10 @@ param availabilityTestEnabled bool
 @description('https://<defaultHostName> of the function app.')
 param baseUrl string
 
+// Email receivers of an action group are mailed by Azure Monitor itself, not through
+// the monitor's ACS resource, its identity or its code, so these alerts still arrive
+// when the monitor's own mail path is what broke. Keep it that way: no webhook, Logic
+// App or Function receiver that would lead back into the app (tests/infra checks).
 resource alertEmail 'Microsoft.Insights/actionGroups@2023-01-01' = {
   name: '${namePrefix}-alerts'
   location: 'global'
@@ -52,6 +57,14 @@ resource alertEmail 'Microsoft.Insights/actionGroups@2023-01-01' = {
   }
 }
 
+// Each timer invocation is one row of `requests` whose operation name is the function
+// name ("Analyze Azure Functions telemetry in Application Insights",
+// https://learn.microsoft.com/azure/azure-functions/analyze-telemetry-data). A check that
+// cannot do its job (storage unreadable, a bad setting, a send that failed) raises, so
+// its row has success == false: it counts towards timer-failing and never as a success
+// for timer-silent. Raising does not disturb the schedule: a failed timer run is not
+// retried before its next occurrence (timer trigger reference, "Retry behavior").
+//
 // A summarize without "by" returns one row even when no request matched, so a timer
 // that never ran at all counts as zero successes and the rule fires.
 var silenceQuery = '''
@@ -66,6 +79,20 @@ requests
 | where operation_Name =~ '{0}' and success == false
 | summarize failed = count()
 | where failed >= {1}
+'''
+
+// The monitor logs a line starting with this marker, at ERROR, on every check while a
+// notice (alert or all-clear) has stayed undelivered for more than three check periods.
+// It is UNDELIVERED_MARKER in function_app/lvmbeat_monitor/service.py; tests/infra
+// checks that the two agree. Logs from function code land in `traces` (same page as
+// above: "traces: Logs created by the runtime and traces from your function code").
+var undeliveredMarker = 'NOTICE UNDELIVERED'
+
+var undeliveredQuery = '''
+traces
+| where message startswith_cs '{0}'
+| summarize lines = count()
+| where lines > 0
 '''
 
 resource timerSilent 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = {
@@ -123,6 +150,47 @@ resource timerFailing 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = {
       allOf: [
         {
           query: format(failureQuery, timerFunctionName, failureThreshold)
+          timeAggregation: 'Count'
+          operator: 'GreaterThan'
+          threshold: 0
+          failingPeriods: {
+            numberOfEvaluationPeriods: 1
+            minFailingPeriodsToAlert: 1
+          }
+        }
+      ]
+    }
+    autoMitigate: true
+    actions: {
+      actionGroups: [
+        alertEmail.id
+      ]
+    }
+  }
+}
+
+// The alarm people need most: the monitor knows LCO is down (or back) but cannot tell
+// anyone. Evaluated every 5 minutes over 10, so lines that reach Log Analytics a few
+// minutes late are still seen; it resolves itself once the notice is out and the lines
+// stop.
+resource noticeUndelivered 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = {
+  name: '${namePrefix}-notice-undelivered'
+  location: location
+  tags: tags
+  properties: {
+    displayName: 'lvmbeat monitor: alerts are not getting out'
+    description: 'The external monitor decided to send an outage alert or all-clear and has not delivered it for more than three checks. /status names the failing channel and its last_error. See docs/deploy.md.'
+    severity: 1
+    enabled: enabled
+    scopes: [
+      applicationInsightsId
+    ]
+    evaluationFrequency: 'PT5M'
+    windowSize: 'PT10M'
+    criteria: {
+      allOf: [
+        {
+          query: format(undeliveredQuery, undeliveredMarker)
           timeAggregation: 'Count'
           operator: 'GreaterThan'
           threshold: 0

@@ -8,7 +8,7 @@ import sys
 import azure.functions as func
 
 
-def test_cli_and_function_app_report_one_version():
+async def test_cli_and_function_app_report_one_version():
     import function_app
 
     out = subprocess.run(
@@ -22,7 +22,7 @@ def test_cli_and_function_app_report_one_version():
         for f in function_app.app.get_functions()
         if f.get_function_name() == "version"
     ]
-    response = version_fn.get_user_function()(
+    response = await version_fn.get_user_function()(
         func.HttpRequest(method="GET", url="/version", body=b"")
     )
     cli_version = out.strip().rsplit(" ", 1)[-1]

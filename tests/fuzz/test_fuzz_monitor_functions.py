@@ -10,6 +10,8 @@ see methods and parameters Azure would have refused.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Iterator
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
@@ -102,8 +104,17 @@ def _echoed(request: func.HttpRequest) -> str:
     return " ".join(parts)
 
 
-def _answer(function, request: func.HttpRequest, secrets) -> func.HttpResponse:
-    response = function(request)
+@pytest.fixture(scope="module")
+def loop() -> Iterator[asyncio.AbstractEventLoop]:
+    """One event loop for the module: the services' storage clients (aiohttp) stay
+    bound to the loop they first ran on, as in the Functions worker."""
+    loop = asyncio.new_event_loop()
+    yield loop
+    loop.close()
+
+
+def _answer(function, request: func.HttpRequest, secrets, loop) -> func.HttpResponse:
+    response = loop.run_until_complete(function(request))
     assert isinstance(response, func.HttpResponse)
     assert response.mimetype == "application/json"
     assert_sound_answer(
@@ -127,22 +138,22 @@ def test_every_route_of_the_contract_is_fuzzed(http_functions):
 @given(fields=fields)
 @example(fields=UNREADABLE_URL)
 def test_a_route_answers_any_request_in_json_without_secrets(
-    http_functions, monitor_service, install, secrets, name, fields
+    http_functions, monitor_service, install, secrets, name, fields, loop
 ):
     install(monitor_service)
     function, trigger = http_functions[name]
-    _answer(function, fields.request("/" + trigger["route"]), secrets)
+    _answer(function, fields.request("/" + trigger["route"]), secrets, loop)
 
 
 @pytest.mark.parametrize("name", sorted(ROUTES))
 @settings(max_examples=examples(8), deadline=None, suppress_health_check=SUPPRESS)
 @given(fields=fields)
 def test_a_route_answers_any_request_in_json_while_storage_is_down(
-    http_functions, unreachable_service, install, secrets, name, fields
+    http_functions, unreachable_service, install, secrets, name, fields, loop
 ):
     install(unreachable_service)
     function, trigger = http_functions[name]
-    response = _answer(function, fields.request("/" + trigger["route"]), secrets)
+    response = _answer(function, fields.request("/" + trigger["route"]), secrets, loop)
     assert response.status_code != 200 or name in {"version", "email_test"}, (
         f"{name} answered 200 without its storage"
     )

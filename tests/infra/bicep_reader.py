@@ -132,16 +132,48 @@ class Deployment:
         return symbol, template, site
 
     def app_settings(self) -> dict[str, Any]:
-        """Every app setting the function app gets: name -> parsed value expression."""
+        """Every app setting the function app gets: name -> parsed value expression.
+
+        Settings may sit in the site's `siteConfig.appSettings` (a literal list of
+        name/value objects) or in a `Microsoft.Web/sites/config` resource named
+        `appsettings` whose parent is the site, as Microsoft's Flex samples do. Both
+        are read, so a setting cannot hide from the checks in either place.
+        """
         symbol, template, site = self.function_app()
-        listing = site["properties"]["siteConfig"]["appSettings"]
+        settings: dict[str, Any] = {}
+        listing = site["properties"].get("siteConfig", {}).get("appSettings")
+        if listing is not None:
+            settings.update(self._site_config_settings(symbol, template, listing))
+        site_symbol = template.symbols_of_type("Microsoft.Web/sites")[0]
+        for config_symbol in template.symbols_of_type("Microsoft.Web/sites/config"):
+            config = template.resource_config(config_symbol)
+            is_settings = config.get("name") == "appsettings"
+            if is_settings and config.get("parent") == site_symbol:
+                properties = config.get("properties", {})
+                settings.update(self.resolve_object(symbol, properties))
+        return settings
+
+    def _site_config_settings(
+        self, module: str, template: Template, listing: Any
+    ) -> dict[str, Any]:
+        """siteConfig.appSettings: a literal list, or a loop over an object's items."""
+        if isinstance(listing, list):
+            found = {}
+            for entry in listing:
+                if not (isinstance(entry, dict) and isinstance(entry.get("name"), str)):
+                    raise UnresolvedExpression(
+                        f"{template.path.name}: siteConfig.appSettings entry {entry!r} "
+                        "is not {name: '<literal>', value: ...}"
+                    )
+                found[entry["name"]] = entry.get("value")
+            return found
         loop = listing.get("loop_type") if isinstance(listing, dict) else None
         if not loop or loop["type"] != "object":
             raise UnresolvedExpression(
-                f"{template.path.name}: siteConfig.appSettings is not "
-                f"`[for s in items(<object>): ...]`: {listing!r}"
+                f"{template.path.name}: siteConfig.appSettings is neither a literal "
+                f"list nor `[for s in items(<object>): ...]`: {listing!r}"
             )
-        return self.resolve_object(symbol, loop["detail"]["object_name"])
+        return self.resolve_object(module, loop["detail"]["object_name"])
 
     def resolve_object(self, module: str | None, expression: Any) -> dict[str, Any]:
         """Evaluate an object-valued expression in a module (None: in main.bicep)."""

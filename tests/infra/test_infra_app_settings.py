@@ -1,4 +1,4 @@
-"""The function app's settings in Bicep: what the monitor needs, nothing Flex refuses.
+"""The function app's settings in Bicep: what the monitor needs, by managed identity.
 
 The monitor's settings model (function_app/lvmbeat_monitor/settings.py) names in
 SET_BY_INFRA the settings infra must set. These tests hold the template and that set
@@ -14,33 +14,6 @@ from bicep_reader import Deployment, dotted, edit
 from lvmbeat_monitor.settings import DEFAULT_CHECK_SCHEDULE, SET_BY_INFRA, Settings
 
 
-# Settings Flex Consumption deprecates and refuses: its runtime, scale and package live
-# in functionAppConfig. Source: Azure Functions app settings reference, "Flex
-# Consumption plan deprecations" (the same list `az functionapp flex-migration` drops).
-FLEX_REJECTED = frozenset(
-    {
-        "ENABLE_ORYX_BUILD",
-        "FUNCTIONS_EXTENSION_VERSION",
-        "FUNCTIONS_WORKER_RUNTIME",
-        "FUNCTIONS_WORKER_RUNTIME_VERSION",
-        "FUNCTIONS_MAX_HTTP_CONCURRENCY",
-        "FUNCTIONS_WORKER_PROCESS_COUNT",
-        "FUNCTIONS_WORKER_DYNAMIC_CONCURRENCY_ENABLED",
-        "SCM_DO_BUILD_DURING_DEPLOYMENT",
-        "WEBSITE_CONTENTAZUREFILECONNECTIONSTRING",
-        "WEBSITE_CONTENTOVERVNET",
-        "WEBSITE_CONTENTSHARE",
-        "WEBSITE_DNS_SERVER",
-        "WEBSITE_MAX_DYNAMIC_APPLICATION_SCALE_OUT",
-        "WEBSITE_NODE_DEFAULT_VERSION",
-        "WEBSITE_RUN_FROM_PACKAGE",
-        "WEBSITE_SKIP_CONTENTSHARE_VALIDATION",
-        "WEBSITE_VNET_ROUTE_ALL",
-        "AzureWebJobsDashboard",
-    }
-)
-
-
 def settings_mismatch(template_names: set[str], required: frozenset[str]) -> str | None:
     """What differs between the LVMBEAT_* settings Bicep sets and SET_BY_INFRA."""
     set_by_bicep = {name for name in template_names if name.startswith("LVMBEAT_")}
@@ -52,11 +25,6 @@ def settings_mismatch(template_names: set[str], required: frozenset[str]) -> str
         f"infra/main.bicep (monitorSettings) lacks {missing} and sets {unexpected} "
         "that SET_BY_INFRA in settings.py does not list; change both together"
     )
-
-
-def rejected_by_flex(template_names: set[str]) -> set[str]:
-    rejected = {name.upper() for name in FLEX_REJECTED}
-    return {name for name in template_names if name.upper() in rejected}
 
 
 def test_bicep_sets_exactly_the_settings_the_monitor_requires_in_azure(deployment):
@@ -90,20 +58,6 @@ def test_the_cross_check_trips_when_the_settings_model_requires_more(deployment)
     grown = SET_BY_INFRA | {"LVMBEAT_SOMETHING_NEW"}
     problem = settings_mismatch(set(deployment.app_settings()), grown)
     assert problem is not None and "LVMBEAT_SOMETHING_NEW" in problem
-
-
-def test_no_app_setting_is_one_flex_consumption_refuses(deployment):
-    assert rejected_by_flex(set(deployment.app_settings())) == set()
-
-
-def test_the_flex_check_trips_on_a_legacy_runtime_setting(infra_copy: Path):
-    edit(
-        infra_copy / "modules" / "functionapp.bicep",
-        "  AZURE_CLIENT_ID: identityClientId\n",
-        "  AZURE_CLIENT_ID: identityClientId\n  FUNCTIONS_WORKER_RUNTIME: 'python'\n",
-    )
-    names = set(Deployment.load(infra_copy).app_settings())
-    assert rejected_by_flex(names) == {"FUNCTIONS_WORKER_RUNTIME"}
 
 
 def test_the_monitor_reads_its_table_and_sends_email_the_azure_way(deployment):
@@ -160,6 +114,14 @@ def test_host_storage_telemetry_and_sdks_use_the_managed_identity(deployment):
     settings = deployment.app_settings()
     assert "AzureWebJobsStorage" not in settings  # no connection string form
     assert settings["AzureWebJobsStorage__credential"] == "managedidentity"
+    # Blobs for keys and the timer's schedule monitor; tables for the host's diagnostic
+    # events ("Connecting to host storage with an identity", functions-reference), which
+    # the Storage Table Data Contributor grant in roles.bicep allows.
+    for service in ("blob", "table"):
+        uri = settings[f"AzureWebJobsStorage__{service}ServiceUri"]
+        assert dotted(uri) == f"storage.properties.primaryEndpoints.{service}"
+    _, app, _ = deployment.function_app()
+    assert app.resources["storage"]["existing"] is True
     assert settings["AzureWebJobsStorage__clientId"] == "identityClientId"
     assert settings["AZURE_CLIENT_ID"] == "identityClientId"
     assert settings["APPLICATIONINSIGHTS_AUTHENTICATION_STRING"] == (

@@ -87,6 +87,20 @@ def test_flex_deploys_the_package_from_blob_storage_as_the_app_identity(deployme
     assert site["identity"]["type"] == "UserAssigned"
 
 
+def test_app_settings_are_one_appsettings_resource_of_the_site(deployment):
+    # The shape of Microsoft's Flex samples (the AVM web/site module's `configs`):
+    # settings that read resource properties sit in a resource body, never in a loop.
+    _, app, site = deployment.function_app()
+    configs = [
+        app.resource_config(symbol)
+        for symbol in app.symbols_of_type("Microsoft.Web/sites/config")
+    ]
+    assert [(config["name"], config["parent"]) for config in configs] == [
+        ("appsettings", "site")
+    ]
+    assert "appSettings" not in site["properties"]["siteConfig"]
+
+
 def test_the_app_name_and_so_its_hostname_is_the_same_on_every_deployment(deployment):
     name = deployment.main.parameters["functionAppName"]["default"]
     assert "${uniqueString(resourceGroup().id)}" in name
@@ -238,47 +252,6 @@ def test_the_only_connection_string_is_the_telemetry_address(deployment):
     }
     assert reads_one == {"APPLICATIONINSIGHTS_CONNECTION_STRING"}
     assert "connectionString" not in str(deployment.main.outputs)
-
-
-def test_the_watcher_alerts_when_the_timer_goes_silent_or_fails(deployment):
-    watcher = deployment.modules["watcher"]
-    params = deployment.main.module_params("watcher")
-    assert params["timerFunctionName"] == "timerFunctionName"
-    assert deployment.main.parameters["timerFunctionName"]["default"] == "check"
-    assert params["silenceMinutes"] == "watcherWindowMinutes"
-    assert dotted(params["applicationInsightsId"]) == (
-        "monitoring.outputs.applicationInsightsId"
-    )
-    rules = watcher.symbols_of_type("Microsoft.Insights/scheduledQueryRules")
-    queries = {}
-    for rule in rules:
-        properties = watcher.resource_config(rule)["properties"]
-        assert properties["windowSize"] == "PT${silenceMinutes}M"
-        assert properties["scopes"] == ["applicationInsightsId"]
-        assert dotted(properties["actions"]["actionGroups"][0]) == "alertEmail.id"
-        criterion = properties["criteria"]["allOf"][0]
-        function = criterion["query"]["function"]
-        assert function["type"] == "format"
-        assert function["parameters"]["arg_1"] == "timerFunctionName"
-        queries[rule] = watcher.variables[function["parameters"]["format_string"]][
-            "value"
-        ]
-    assert len(queries) == 2
-    silent, failing = sorted(queries.values(), key=lambda query: "false" in query)
-    assert "operation_Name =~ '{0}'" in silent and "succeeded == 0" in silent
-    assert "success == false" in failing and "failed >= {1}" in failing
-    _, group = watcher.only("Microsoft.Insights/actionGroups")
-    receivers = group["properties"]["emailReceivers"]
-    assert receivers["loop_type"]["detail"]["array_name"] == "recipients"
-
-
-def test_the_availability_test_probes_status_on_the_app_hostname(deployment):
-    watcher = deployment.modules["watcher"]
-    _, probe = watcher.only("Microsoft.Insights/webtests")
-    assert probe["properties"]["Request"]["RequestUrl"] == "${baseUrl}/status"
-    assert len(probe["properties"]["Locations"]) >= 2
-    params = deployment.main.module_params("watcher")
-    assert params["baseUrl"] == "https://${functionApp.outputs.defaultHostName}"
 
 
 def test_the_parameters_file_sets_every_required_parameter_and_no_unknown_one(

@@ -10,13 +10,13 @@ import hmac
 import ssl
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from urllib.parse import urlparse
 
 import pytest
 from aiohttp import web
-from azure.core.pipeline.transport import HttpTransport, RequestsTransport
+from azure.core.pipeline.transport import AioHttpTransport, AsyncHttpTransport
 from monitor_support import FakeClock
 
 from lvmbeat.dev.azurite import AzuriteTables
@@ -32,35 +32,33 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
-class CountingTransport(HttpTransport):
-    """The real HTTP transport, recording each request that goes on the wire."""
+class CountingTransport(AsyncHttpTransport):
+    """The real (aiohttp) HTTP transport, recording each request that goes on the
+    wire."""
 
     def __init__(self) -> None:
-        self._inner = RequestsTransport()
+        self._inner = AioHttpTransport()
         self.requests: list[tuple[str, str]] = []
         self.statuses: list[int] = []
-        self._lock = threading.Lock()
 
-    def send(self, request, **kwargs):
-        with self._lock:
-            self.requests.append((request.method, urlparse(request.url).path))
-        response = self._inner.send(request, **kwargs)
-        with self._lock:
-            self.statuses.append(response.status_code)
+    async def send(self, request, **kwargs):
+        self.requests.append((request.method, urlparse(request.url).path))
+        response = await self._inner.send(request, **kwargs)
+        self.statuses.append(response.status_code)
         return response
 
-    def open(self) -> None:
-        self._inner.open()
+    async def open(self) -> None:
+        await self._inner.open()
 
-    def close(self) -> None:
-        self._inner.close()
+    async def close(self) -> None:
+        await self._inner.close()
 
-    def __enter__(self):
-        self._inner.__enter__()
+    async def __aenter__(self):
+        await self._inner.__aenter__()
         return self
 
-    def __exit__(self, *args) -> None:
-        self._inner.__exit__(*args)
+    async def __aexit__(self, *args) -> None:
+        await self._inner.__aexit__(*args)
 
     @property
     def reads(self) -> int:
@@ -71,9 +69,8 @@ class CountingTransport(HttpTransport):
         return len(self.requests) - self.reads
 
     def reset(self) -> None:
-        with self._lock:
-            self.requests.clear()
-            self.statuses.clear()
+        self.requests.clear()
+        self.statuses.clear()
 
 
 @pytest.fixture
@@ -102,19 +99,24 @@ class Monitor:
 
 
 @pytest.fixture
-def make_monitor(clock: FakeClock) -> Callable[..., Monitor]:
-    """Build monitor instances on the same table, each with its own client."""
+async def make_monitor(clock: FakeClock) -> AsyncIterator[Callable[..., Monitor]]:
+    """Build monitor instances on the same table, each with its own client (as each
+    Functions instance has); their connections close with the test."""
+    built: list[Monitor] = []
 
-    def build(env: dict[str, str], *, instance: str | None = None) -> Monitor:
+    def build(env: dict[str, str], **options) -> Monitor:
         settings: Settings = load_settings(env)
         transport = CountingTransport()
         store = AzureTableStore.from_settings(settings, transport=transport)
-        service = MonitorService(
-            settings, store, clock=clock, instance=instance or uuid.uuid4().hex[:8]
+        monitor = Monitor(
+            MonitorService(settings, store, clock=clock, **options), transport
         )
-        return Monitor(service, transport)
+        built.append(monitor)
+        return monitor
 
-    return build
+    yield build
+    for monitor in built:
+        await monitor.service.store.close()
 
 
 @pytest.fixture

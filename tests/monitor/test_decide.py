@@ -1,378 +1,396 @@
-"""The alert rules, edge by edge, as pure decisions (no storage, no email)."""
+"""The alert rules, edge by edge, as pure decisions (no storage, no sending).
+
+Each test is one row of the table in docs/monitor.md, or one of the breaks the protocol
+issue found; tests/protocol explores every interleaving of them.
+"""
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from lvmbeat_monitor.decide import (
+    MAX_OUTBOX,
     CheckOutcome,
     Policy,
+    claim_next,
     decide_check,
     decide_disable,
     decide_enable,
     decide_notify,
     initial_state,
-    mark_failed,
-    mark_sent,
+    settle,
 )
-from lvmbeat_monitor.model import MonitorState, NoticeKind, Pending
+from lvmbeat_monitor.model import NEVER, MonitorState, NoticeKind
 
 
 T0 = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
 GRACE = timedelta(seconds=300)
 PERIOD = timedelta(seconds=30)
-POLICY = Policy(send_email_after=GRACE, check_period=PERIOD)
+POLICY = Policy(grace=GRACE, check_period=PERIOD)
+TWO_CHANNELS = Policy(grace=GRACE, check_period=PERIOD, channels=("email", "slack"))
 
 
 def s(seconds: float) -> datetime:
     return T0 + timedelta(seconds=seconds)
 
 
-def check(state, last_seen, at, *, past_due=False, checker="a"):
-    return decide_check(
-        state, last_seen, at, POLICY, checker=checker, past_due=past_due
-    )
+_ids = itertools.count(1)
 
 
-def run_checks(state, last_seen, start, end, *, step=30):
-    """Run a check every period from start to end, as a running monitor does,
-    applying each decision; returns the final state and every decision."""
+def make_id() -> str:
+    return f"n{next(_ids)}"
+
+
+def check(state, last_seen, at, *, token="a", policy=POLICY):
+    return decide_check(state, last_seen, at, policy, token=token, make_id=make_id)
+
+
+def delivered(decision, token="a", error=None):
+    """The state once every claim of `decision` came back (None: delivered)."""
+    results = {(c.notice.id, c.channel): error for c in decision.claims}
+    return settle(decision.new_state, results, token) or decision.new_state
+
+
+def run_checks(state, last_seen, start, end, *, step=30, policy=POLICY):
+    """A check every `step` from start to end, as a running monitor does, with every
+    send succeeding; returns the final state and every decision."""
     decisions = []
-    at = start
-    while at <= end:
-        decision = check(state, last_seen, s(at))
+    for at in range(start, end + 1, step):
+        decision = check(state, last_seen, s(at), policy=policy)
         decisions.append((at, decision))
         if decision.new_state is not None:
-            state = decision.new_state
-            if decision.send is not None:
-                state = mark_sent(state, decision.send.id, s(at))
-        at += step
+            state = delivered(decision)
     return state, decisions
 
 
-def alerts(decisions):
-    return [at for at, d in decisions if d.outcome is CheckOutcome.ALERT]
+def at_outcome(decisions, outcome):
+    return [at for at, d in decisions if d.outcome is outcome]
 
 
-# --- never seen / first start ---------------------------------------------------
+# --- first start, arming ----------------------------------------------------------
 
 
 def test_the_first_check_creates_the_state_and_counts_silence_from_then():
     decision = check(None, None, s(0))
     assert decision.outcome is CheckOutcome.STARTED
-    assert decision.new_state == initial_state(s(0))
-    assert decision.send is None
+    assert decision.new_state == MonitorState(counting_from=s(0), last_check=s(0))
 
 
-def test_a_site_never_seen_since_first_start_is_alerted_after_one_grace():
-    state = initial_state(s(0))
-    _, decisions = run_checks(state, None, 30, 600)
-    assert alerts(decisions) == [330]  # first check after 300 s of silence
-    alert = dict(decisions)[330]
-    assert alert.send.kind is NoticeKind.DOWN and alert.send.last_seen is None
+def test_a_new_monitor_never_alerts_before_the_first_heartbeat():
+    # A first deployment before the actor knows the new URL: no false alert.
+    state, decisions = run_checks(initial_state(s(0)), None, 30, 7200)
+    assert {d.outcome for _, d in decisions} == {CheckOutcome.UNARMED}
+    assert state.outbox == ()
 
 
-def test_heartbeats_that_keep_coming_never_alert_and_never_write():
+def test_the_first_heartbeat_arms_it_and_its_silence_is_alerted_after_a_grace():
+    state, decisions = run_checks(initial_state(s(0)), s(100), 30, 600)
+    assert at_outcome(decisions, CheckOutcome.ALERT) == [420]  # 100 + 300 + a period
+
+
+# --- the silence ------------------------------------------------------------------
+
+
+def test_heartbeats_that_keep_coming_never_alert():
     state = initial_state(s(0))
     for at in range(30, 3600, 30):
         decision = check(state, s(at - 10), s(at))
-        assert decision.outcome is CheckOutcome.QUIET
-        assert decision.new_state is None
+        assert decision.outcome is CheckOutcome.QUIET and not decision.claims
+        state = decision.new_state or state
 
 
-def test_silence_is_counted_from_the_last_heartbeat():
-    state = initial_state(s(0))
-    _, decisions = run_checks(state, s(100), 110, 600)
-    assert alerts(decisions) == [410]  # 310 s after the last heartbeat
-
-
-def test_a_watching_check_records_itself_and_sends_nothing():
-    state = initial_state(s(0))
-    decision = check(state, s(0), s(60))
-    assert decision.outcome is CheckOutcome.WATCHING
-    assert decision.new_state == replace(state, last_check=s(60))
-    assert decision.send is None
+def test_every_check_records_itself_as_the_evidence_that_the_monitor_ran():
+    decision = check(initial_state(s(0)), s(0), s(30))
+    assert decision.outcome is CheckOutcome.QUIET
+    assert decision.new_state.last_check == s(30)
 
 
 def test_a_second_checker_in_the_same_round_does_not_record_itself_again():
-    state = replace(initial_state(s(0)), last_check=s(60))
-    decision = check(state, s(0), s(62), checker="b")
-    assert decision.outcome is CheckOutcome.WATCHING and decision.new_state is None
+    state = check(initial_state(s(0)), s(0), s(30)).new_state
+    assert check(state, s(0), s(35), token="b").new_state is None
 
 
-# --- the alert and the all-clear ------------------------------------------------
+def test_the_alert_comes_at_the_first_check_past_the_grace_and_claims_first():
+    state, decisions = run_checks(initial_state(s(0)), s(0), 30, 330)
+    assert at_outcome(decisions, CheckOutcome.WATCHING) == list(range(60, 301, 30))
+    at, alert = decisions[-1]
+    assert (at, alert.outcome) == (330, CheckOutcome.ALERT)
+    (claim,) = alert.claims
+    assert claim.notice.kind is NoticeKind.DOWN and claim.notice.last_seen == s(0)
+    held = alert.new_state.outbox[0].delivery("email")
+    assert held.claim == "a" and held.claimed_until == s(330) + POLICY.claim_lease
+    assert alert.new_state.outage.id == claim.notice.id
 
 
-def test_the_alert_claims_the_outage_before_anything_is_sent():
-    state = replace(initial_state(s(0)), last_check=s(300))
-    decision = check(state, s(0), s(310), checker="checker-1")
-    assert decision.outcome is CheckOutcome.ALERT
-    claimed = decision.new_state
-    assert claimed.active and claimed.outage_last_seen == s(0)
-    assert claimed.pending.notice == decision.send
-    assert claimed.pending.claimed_by == "checker-1"
-    assert claimed.pending.claimed_until == s(310) + POLICY.claim_lease
-    assert claimed.last_sent_kind is None  # nothing marked sent before it was sent
+def test_a_declared_outage_waits_then_one_all_clear_follows_a_heartbeat():
+    state, _ = run_checks(initial_state(s(0)), s(0), 30, 330)
+    waiting = check(state, s(0), s(360))
+    assert waiting.outcome is CheckOutcome.WAITING and not waiting.claims
+    clear = check(waiting.new_state, s(370), s(390))
+    assert clear.outcome is CheckOutcome.ALL_CLEAR
+    (claim,) = clear.claims
+    assert (claim.notice.kind, claim.notice.back_at) == (NoticeKind.UP, s(370))
+    assert claim.notice.silent_since == s(0) and clear.new_state.outage is None
 
 
-def test_an_active_outage_without_heartbeat_waits_and_writes_nothing():
-    state = replace(initial_state(s(0)), active=True, outage_last_seen=s(0))
-    decision = check(state, s(0), s(900))
-    assert decision.outcome is CheckOutcome.WAITING and decision.new_state is None
+def test_a_heartbeat_between_a_checks_read_and_write_is_not_lost():
+    # The heartbeat lands in its own entity; the next check sees it and clears.
+    state, _ = run_checks(initial_state(s(0)), s(0), 30, 330)
+    assert check(state, s(335), s(360)).outcome is CheckOutcome.ALL_CLEAR
 
 
-def test_a_heartbeat_after_the_alert_sends_one_all_clear_with_the_outage_length():
-    state = replace(
-        initial_state(s(0)),
-        active=True,
-        outage_last_seen=s(0),
-        outage_silent_since=s(0),
-    )
-    decision = check(state, s(1000), s(1010))
-    assert decision.outcome is CheckOutcome.ALL_CLEAR
-    assert decision.send.kind is NoticeKind.UP
-    assert decision.send.last_seen == s(0) and decision.send.back_at == s(1000)
-    assert not decision.new_state.active
-    sent = mark_sent(decision.new_state, decision.send.id, s(1011))
-    assert check(sent, s(1030), s(1040)).outcome is CheckOutcome.QUIET
+# --- the monitor's own downtime (break 1 of the protocol issue) --------------------
 
 
-def test_a_heartbeat_arriving_between_a_checks_read_and_write_is_not_lost():
-    # The check read last_seen=s(0) and declared the outage; the heartbeat at s(311)
-    # went to its own entity, so the next check sees it and sends the all-clear.
-    state = replace(initial_state(s(0)), last_check=s(300))
-    alert = check(state, s(0), s(310))
-    after = mark_sent(alert.new_state, alert.send.id, s(312))
-    decision = check(after, s(311), s(340))
-    assert decision.outcome is CheckOutcome.ALL_CLEAR
+def test_a_gap_in_the_checks_counts_the_silence_from_the_monitors_return():
+    state, _ = run_checks(initial_state(s(0)), s(0), 30, 90)
+    back = check(state, s(0), s(700))  # no check ran for 610 s
+    assert back.outcome is CheckOutcome.RESUMED
+    assert back.new_state.counting_from == s(700)
+    _, decisions = run_checks(back.new_state, s(0), 730, 1100)
+    assert at_outcome(decisions, CheckOutcome.ALERT) == [1030]  # 700 + 300 + 30
 
 
-def test_repeated_outages_each_get_one_alert_and_one_all_clear():
+@pytest.mark.parametrize("away", [45, 60, 120, 240])
+def test_a_short_absence_while_lco_beats_never_alerts(away):
+    # Grace 30 s with 5 s checks (make run's numbers), LCO beating every 5 s until
+    # the monitor stops; it returns `away` seconds later and the beats resume.
+    policy = Policy(grace=timedelta(seconds=30), check_period=timedelta(seconds=5))
     state = initial_state(s(0))
-    sent = []
-    last_seen = s(0)
-    at = 30
-    for _outage in range(3):
-        # heartbeats for a while, then silence for 600 s, then back
-        resume = at + 600
-        while at <= resume + 120:
-            if at >= resume:
-                last_seen = s(at - 5)
-            decision = check(state, last_seen, s(at))
-            if decision.new_state is not None:
-                state = decision.new_state
-            if decision.send is not None:
-                sent.append(decision.send.kind)
-                state = mark_sent(state, decision.send.id, s(at))
-            at += 30
-    assert sent == [NoticeKind.DOWN, NoticeKind.UP] * 3
+    for at in range(5, 60, 5):
+        state = check(state, s(at), s(at), policy=policy).new_state or state
+    back = 55 + away
+    first = check(state, s(55), s(back), policy=policy)
+    assert first.outcome is CheckOutcome.RESUMED and not first.claims
 
 
-# --- disabled, timed disable, enable ---------------------------------------------
+def test_past_due_changes_nothing_the_checks_own_records_decide():
+    # A spurious past_due used to restart the grace of a watched silence.
+    state, _ = run_checks(initial_state(s(0)), s(0), 30, 270)
+    decision = check(state, s(0), s(300))
+    assert decision.outcome is CheckOutcome.WATCHING
+    assert decision.new_state.counting_from == s(0)
 
 
-def test_a_disabled_monitor_sends_nothing_and_writes_nothing():
-    state = replace(initial_state(s(0)), enabled=False)
-    decision = check(state, None, s(5000))
-    assert decision.outcome is CheckOutcome.DISABLED and decision.new_state is None
+# --- disable and enable -----------------------------------------------------------
 
 
-def test_grace_counts_from_the_enable():
+def test_a_disabled_monitor_decides_nothing_new():
     state = decide_disable(initial_state(s(0)), s(10), None).new_state
-    enabled = decide_enable(state, s(2000)).new_state
-    assert enabled.enabled_at == s(2000)
-    _, decisions = run_checks(enabled, s(0), 2010, 2700)
-    assert alerts(decisions) == [2310]
+    _, decisions = run_checks(state, s(0), 30, 3600)
+    assert {d.outcome for _, d in decisions} == {CheckOutcome.DISABLED}
+    assert not any(d.claims for _, d in decisions)
+
+
+def test_enable_counts_the_grace_from_now():
+    state = decide_disable(initial_state(s(0)), s(10), None).new_state
+    state, _ = run_checks(state, s(0), 30, 1200)
+    state = decide_enable(state, s(1200)).new_state
+    _, decisions = run_checks(state, s(0), 1230, 1600)
+    assert at_outcome(decisions, CheckOutcome.ALERT) == [1530]
 
 
 def test_enable_when_already_enabled_changes_nothing():
-    decision = decide_enable(initial_state(s(0)), s(100))
-    assert decision.new_state is None
+    decision = decide_enable(initial_state(s(0)), s(60))
+    assert decision.new_state is None and "already" in decision.message
 
 
-def test_a_timed_disable_expires_by_itself_and_grace_counts_from_its_end():
-    disabled = decide_disable(initial_state(s(0)), s(0), 30).new_state
-    assert disabled.disabled_until == s(1800)
-    assert check(disabled, None, s(1790)).outcome is CheckOutcome.DISABLED
-    decision = check(disabled, None, s(1810))
-    assert decision.outcome is CheckOutcome.REENABLED
-    assert decision.new_state.enabled and decision.new_state.disabled_until is None
-    assert decision.new_state.enabled_at == s(1800)
-    _, decisions = run_checks(decision.new_state, None, 1840, 2400)
-    assert alerts(decisions) == [2110]
+def test_a_timed_disable_ends_by_itself_and_the_grace_counts_from_its_end():
+    state = decide_disable(initial_state(s(0)), s(0), 10).new_state
+    assert state.disabled_until == s(600)
+    state, decisions = run_checks(state, s(0), 30, 600)
+    assert state.disabled_until is None and state.counting_from == s(600)
+    _, decisions = run_checks(state, s(0), 630, 960)
+    assert at_outcome(decisions, CheckOutcome.ALERT) == [930]
 
 
 def test_a_plain_disable_lasts_until_enable():
-    disabled = decide_disable(initial_state(s(0)), s(0), None).new_state
-    assert disabled.disabled_until is None
-    assert check(disabled, None, s(10**6)).outcome is CheckOutcome.DISABLED
+    state = decide_disable(None, s(0), None).new_state
+    assert state.disabled_until == NEVER and state.is_disabled(s(10**8))
 
 
-def test_a_disable_keeps_a_pending_notice_for_later_and_sends_nothing_meanwhile():
-    alert = check(replace(initial_state(s(0)), last_check=s(300)), s(0), s(310))
-    failed = mark_failed(alert.new_state, alert.send.id, "SMTP down")
-    disabled = decide_disable(failed, s(320), None).new_state
-    assert check(disabled, s(0), s(400)).outcome is CheckOutcome.DISABLED
-    enabled = decide_enable(disabled, s(500)).new_state
-    retry = check(enabled, s(0), s(510))
-    assert retry.outcome is CheckOutcome.RETRY and retry.send == alert.send
+def test_a_notice_decided_before_a_disable_is_still_delivered():
+    # It reports what happened while monitoring was on (an outage, or its end).
+    state, decisions = run_checks(initial_state(s(0)), s(0), 30, 330)
+    alert = decisions[-1][1]
+    failed = delivered(alert, error="refused")
+    state = decide_disable(failed, s(340), None).new_state
+    retry = check(state, s(0), s(360))
+    assert retry.outcome is CheckOutcome.DISABLED
+    assert [c.notice.kind for c in retry.claims] == [NoticeKind.DOWN]
 
 
-# --- failures and retries ---------------------------------------------------------
+# --- delivery: claims, leases, failures, channels ---------------------------------
 
 
-def test_a_failed_send_stays_pending_and_every_check_retries_it():
-    alert = check(replace(initial_state(s(0)), last_check=s(300)), s(0), s(310))
-    state = mark_failed(alert.new_state, alert.send.id, "451 try later")
-    assert state.last_error == "451 try later" and state.pending.attempts == 1
-    assert state.pending.claimed_by is None
-    for at in (340, 370, 400):
-        retry = check(state, s(0), s(at), checker="b")
-        assert retry.outcome is CheckOutcome.RETRY and retry.send == alert.send
-        state = mark_failed(retry.new_state, retry.send.id, "451 try later")
-    assert state.pending.attempts == 4
-    delivered = mark_sent(state, alert.send.id, s(410))
-    assert delivered.pending is None and delivered.last_error is None
-    assert delivered.last_sent_kind is NoticeKind.DOWN and delivered.active
+def alerted(policy=POLICY):
+    """The decision of the check that alerts, after 330 s of silence."""
+    state, _ = run_checks(initial_state(s(0)), s(0), 30, 300, policy=policy)
+    return check(state, s(0), s(330), policy=policy)
 
 
-def test_a_claimed_notice_is_left_to_its_claimer_until_the_lease_runs_out():
-    alert = check(replace(initial_state(s(0)), last_check=s(300)), s(0), s(310))
-    assert (
-        check(alert.new_state, s(0), s(340), checker="b").outcome is CheckOutcome.BUSY
+def test_a_failed_send_is_released_and_every_check_retries_it():
+    failed = delivered(alerted(), error="unreachable")
+    (pending,) = failed.outbox
+    assert pending.delivery("email").claim is None
+    assert (pending.delivery("email").attempts, pending.delivery("email").error) == (
+        1,
+        "unreachable",
     )
-    later = s(310) + POLICY.claim_lease + timedelta(seconds=1)
-    takeover = check(alert.new_state, s(0), later, checker="b")
-    assert takeover.outcome is CheckOutcome.RETRY  # a crashed claimer: repeat, not loss
-    assert takeover.new_state.pending.claimed_by == "b"
+    retry = check(failed, s(0), s(360), token="b")
+    assert retry.outcome is CheckOutcome.WAITING
+    assert [c.notice.id for c in retry.claims] == [pending.notice.id]
 
 
-def test_the_all_clear_waits_until_the_alert_was_delivered():
-    alert = check(replace(initial_state(s(0)), last_check=s(300)), s(0), s(310))
-    failed = mark_failed(alert.new_state, alert.send.id, "down")
-    retry = check(failed, s(400), s(410))  # LCO is back, but the alert is not out
-    assert retry.outcome is CheckOutcome.RETRY and retry.send.kind is NoticeKind.DOWN
-    delivered = mark_sent(retry.new_state, retry.send.id, s(411))
-    assert check(delivered, s(400), s(440)).outcome is CheckOutcome.ALL_CLEAR
+def test_a_claimed_notice_is_left_to_its_claimer_until_the_lease_ends():
+    claimed = alerted().new_state  # "a" crashed after claiming: no settle
+    during = check(claimed, s(0), s(360), token="b")
+    assert (during.claims, during.busy) == ((), ("email",))
+    after = check(claimed, s(0), s(330) + POLICY.claim_lease, token="b")
+    assert [c.channel for c in after.claims] == ["email"]  # a repeat, never a loss
 
 
-def test_confirming_a_notice_that_was_replaced_writes_nothing():
-    alert = check(replace(initial_state(s(0)), last_check=s(300)), s(0), s(310))
-    assert mark_sent(alert.new_state, "another-id", s(311)) is None
-    assert mark_failed(alert.new_state, "another-id", "x") is None
+def test_a_claim_applied_but_answered_with_an_error_is_recognised_as_ours():
+    # The SDK retried a write that storage had applied: it answered 412, the writer
+    # re-read, and finds its own token in the claim instead of waiting out the lease.
+    claimed = alerted().new_state
+    again = check(claimed, s(0), s(331), token="a")
+    assert [c.channel for c in again.claims] == ["email"] and again.busy == ()
 
 
-# --- the monitor's own downtime ---------------------------------------------------
+def test_a_blocked_notice_does_not_delay_the_next_outage():
+    # Break 2: mail down for a long time, LCO back and silent again meanwhile.
+    alert = alerted()
+    state = delivered(alert, error="unreachable")
+    for at in range(360, 600, 30):  # retries keep failing; LCO comes back at 400
+        decision = check(state, s(400), s(at))
+        state = delivered(decision, error="unreachable")
+    assert state.outage is None  # the recovery was decided while the alert waited
+    kinds = [p.notice.kind for p in state.outbox]
+    assert kinds == [NoticeKind.DOWN, NoticeKind.UP]
+    # LCO silent from 400; mail works again from 600.
+    state, decisions = run_checks(state, s(400), 600, 780)
+    assert at_outcome(decisions, CheckOutcome.ALERT) == [720]  # 400 + 300 + a period
 
 
-def test_a_monitor_that_was_away_longer_than_the_grace_counts_from_its_return():
-    # Quiet until s(60); the monitor is down from s(60) to s(1000); LCO's
-    # heartbeats stopped at s(50) (they could not reach the monitor either).
-    state, decisions = run_checks(initial_state(s(0)), s(50), 30, 60)
-    assert not alerts(decisions)
-    back = check(state, s(50), s(1000))
-    assert back.outcome is CheckOutcome.RESUMED and back.send is None
-    assert back.new_state.resumed_at == s(1000)
-    _, decisions = run_checks(back.new_state, s(50), 1030, 1600)
-    assert alerts(decisions) == [1330]  # a full grace with the monitor running
+def test_channels_deliver_independently_and_each_in_order():
+    alert = alerted(TWO_CHANNELS)
+    assert sorted(c.channel for c in alert.claims) == ["email", "slack"]
+    results = {(c.notice.id, c.channel): None for c in alert.claims}
+    results[(alert.claims[1].notice.id, "slack")] = "rate_limited"
+    state = settle(alert.new_state, results, "a")
+    clear = check(state, s(350), s(360), policy=TWO_CHANNELS)
+    assert clear.outcome is CheckOutcome.ALL_CLEAR
+    # email moves on to the all-clear; slack retries the alert first.
+    claims = {c.channel: c.notice.kind for c in clear.claims}
+    assert claims == {"email": NoticeKind.UP, "slack": NoticeKind.DOWN}
+    slack_done = delivered(clear)
+    nxt = claim_next(slack_done, s(361), TWO_CHANNELS, "a", {"slack"})
+    assert [(c.channel, c.notice.kind) for c in nxt.claims] == [("slack", "up")]
 
 
-def test_a_monitor_that_stopped_while_watching_counts_from_its_return():
-    state, _ = run_checks(initial_state(s(0)), s(0), 30, 120)  # watching at 60..120
-    assert state.last_check == s(120)
-    back = check(state, s(0), s(700))
-    assert back.outcome is CheckOutcome.RESUMED
+def test_settling_what_someone_else_already_recorded_writes_nothing():
+    alert = alerted()
+    state = delivered(alert)
+    results = {(c.notice.id, c.channel): None for c in alert.claims}
+    assert settle(state, results, "a") is None
 
 
-def test_past_due_means_the_monitor_was_away():
-    state = replace(initial_state(s(0)), last_check=s(60))
-    decision = check(state, s(0), s(200), past_due=True)
-    assert decision.outcome is CheckOutcome.RESUMED
+def test_a_channel_that_keeps_failing_cannot_grow_the_state_without_bound():
+    state = initial_state(s(0))
+    dropped = []
+    for n in range(MAX_OUTBOX + 3):
+        decision = decide_notify(
+            state, s(0), NoticeKind.DOWN, s(n), POLICY, force=True, token=f"t{n}"
+        )
+        state = delivered(decision, token=f"t{n}", error="auth")
+        dropped += decision.dropped
+    assert len(state.outbox) == MAX_OUTBOX
+    assert len(dropped) == 3  # the oldest, which the service logs as dropped
 
 
-def test_past_due_is_ignored_when_the_checks_evidently_ran():
-    state = replace(initial_state(s(0)), last_check=s(280))
-    decision = check(state, s(0), s(310), past_due=True)
-    assert decision.outcome is CheckOutcome.ALERT
+def test_channels_no_longer_configured_are_forgotten():
+    alert = alerted(TWO_CHANNELS)
+    state = settle(alert.new_state, {}, "a")  # crashed: both claims held
+    later = check(state or alert.new_state, s(0), s(330) + POLICY.claim_lease)
+    assert [c.channel for c in later.claims] == ["email"]
+    assert all(
+        name == "email" for p in later.new_state.outbox for name, _ in p.deliveries
+    )
 
 
-def test_past_due_while_heartbeats_are_current_writes_nothing():
-    decision = check(initial_state(s(0)), s(100), s(110), past_due=True)
-    assert decision.outcome is CheckOutcome.QUIET and decision.new_state is None
+# --- operators --------------------------------------------------------------------
 
 
-def test_a_restart_in_the_middle_of_an_outage_sends_no_second_alert():
-    state = replace(initial_state(s(0)), active=True, outage_last_seen=s(0))
-    decision = check(state, s(0), s(10_000), past_due=True)
-    assert decision.outcome is CheckOutcome.WAITING and decision.send is None
-
-
-# --- /notify -----------------------------------------------------------------------
-
-
-def notify(state, kind, *, force, last_seen=T0, at=None):
-    at = at or s(100)
+def notify(state, kind, at, *, force=False, last_seen=None, token="op"):
     return decide_notify(
-        state, last_seen, kind, at, POLICY, force=force, requester="op"
+        state, last_seen, kind, s(at), POLICY, force=force, token=token, make_id=make_id
     )
 
 
-def test_notify_down_declares_the_outage_and_sends_once():
-    decision = notify(initial_state(s(0)), NoticeKind.DOWN, force=False)
-    assert decision.send.kind is NoticeKind.DOWN and decision.send.forced
-    assert decision.new_state.active
-    assert decision.new_state.pending.notice == decision.send
+def test_notify_down_declares_the_outage_and_claims_its_notice():
+    decision = notify(initial_state(s(0)), NoticeKind.DOWN, 10, last_seen=s(5))
+    (claim,) = decision.claims
+    assert claim.notice.forced and decision.new_state.outage.id == claim.notice.id
+    # Heartbeats were current: the alert claims no silence that did not happen.
+    assert claim.notice.silent_since is None and claim.notice.last_seen == s(5)
 
 
-def test_notify_without_force_sends_nothing_when_the_state_would_not_change():
-    active = replace(initial_state(s(0)), active=True, outage_last_seen=s(0))
-    assert notify(active, NoticeKind.DOWN, force=False).send is None
-    assert notify(initial_state(s(0)), NoticeKind.UP, force=False).send is None
+def test_notify_without_force_sends_nothing_when_nothing_would_change():
+    decision = notify(initial_state(s(0)), NoticeKind.UP, 10)
+    assert decision.new_state is None and "force=true" in decision.message
 
 
-def test_notify_with_force_sends_even_when_the_state_does_not_change():
-    active = replace(initial_state(s(0)), active=True, outage_last_seen=s(0))
-    decision = notify(active, NoticeKind.DOWN, force=True)
-    assert decision.send.kind is NoticeKind.DOWN and decision.new_state.active
-    up = notify(initial_state(s(0)), NoticeKind.UP, force=True)
-    assert up.send.kind is NoticeKind.UP and not up.new_state.active
+def test_notify_with_force_sends_even_when_nothing_changes():
+    decision = notify(initial_state(s(0)), NoticeKind.UP, 10, force=True)
+    assert [c.notice.kind for c in decision.claims] == [NoticeKind.UP]
 
 
-def test_notify_up_ends_a_declared_outage():
-    active = replace(initial_state(s(0)), active=True, outage_last_seen=s(0))
-    decision = notify(active, NoticeKind.UP, force=False, last_seen=s(90))
-    assert decision.send.back_at == s(90) and decision.send.last_seen == s(0)
-    assert not decision.new_state.active
+def test_notify_up_ends_the_outage_and_restarts_the_count():
+    state = delivered(alerted())
+    decision = notify(state, NoticeKind.UP, 400)
+    assert decision.new_state.outage is None
+    assert decision.new_state.counting_from == s(400)
+    # LCO still silent: alerted again only after a whole grace, not at once.
+    after = delivered(decision, token="op")
+    _, decisions = run_checks(after, s(0), 360, 760)
+    assert at_outcome(decisions, CheckOutcome.ALERT) == [720]  # 400 + 300 + 20
 
 
-def test_notify_replaces_a_pending_notice():
-    alert = check(replace(initial_state(s(0)), last_check=s(300)), s(0), s(310))
-    failed = mark_failed(alert.new_state, alert.send.id, "down")
-    decision = notify(failed, NoticeKind.UP, force=False, at=s(320))
-    assert decision.new_state.pending.notice.kind is NoticeKind.UP
-    assert mark_sent(decision.new_state, alert.send.id, s(321)) is None
+def test_notify_up_never_overtakes_an_alert_being_sent():
+    # Break 3: the operator's all-clear used to replace the alert a checker was
+    # sending; people then got UP, then DOWN, and never another all-clear.
+    alert = alerted()
+    sending = alert.new_state  # checker "a" holds the alert and is sending it
+    up = notify(sending, NoticeKind.UP, 340)
+    assert up.claims == () and up.busy == ("email",)
+    kinds = [p.notice.kind for p in up.new_state.outbox]
+    assert kinds == [NoticeKind.DOWN, NoticeKind.UP]  # queued behind it
+    alert_claim = alert.claims[0]
+    done = settle(up.new_state, {(alert_claim.notice.id, "email"): None}, "a")
+    nxt = claim_next(done, s(341), POLICY, "a", {"email"})
+    assert [c.notice.kind for c in nxt.claims] == [NoticeKind.UP]
 
 
-@pytest.mark.parametrize("force", [False, True])
-def test_notify_before_the_first_check_starts_the_state(force):
-    decision = notify(None, NoticeKind.DOWN, force=force)
-    assert decision.new_state.started_at == s(100)
-    assert decision.new_state.active
+def test_notify_before_the_first_check_starts_the_state():
+    decision = notify(None, NoticeKind.DOWN, 0, force=True)
+    assert decision.new_state.counting_from == s(0)
 
 
-def test_every_state_field_survives_a_claim():
-    full = MonitorState(
-        started_at=s(0),
-        enabled=True,
-        enabled_at=s(1),
-        resumed_at=s(2),
-        last_check=s(300),
-        pending=None,
-    )
-    decision = check(full, s(0), s(310))
-    assert decision.new_state.enabled_at == s(1)
-    assert decision.new_state.resumed_at == s(2)
-    assert isinstance(decision.new_state.pending, Pending)
+def test_disable_for_minutes_and_until_enable():
+    timed = decide_disable(initial_state(s(0)), s(0), 30)
+    assert timed.new_state.disabled_until == s(1800) and "30 min" in timed.message
+    plain = decide_disable(initial_state(s(0)), s(0), None)
+    assert plain.new_state.disabled_until == NEVER
+
+
+def test_a_timed_disable_that_ran_out_is_reported_enabled():
+    state = decide_disable(initial_state(s(0)), s(0), 1).new_state
+    decision = decide_enable(state, s(120))
+    assert "already" in decision.message
+    assert decision.new_state.disabled_until is None
+    assert replace(decision.new_state, disabled_until=None).counting_from == s(60)

@@ -44,6 +44,7 @@ def alert_message(settings):
         subject_for(notice, settings.site_name),
         body_for(notice, settings.site_name, settings.send_email_after),
         START,
+        notice_id=notice.id,
     )
 
 
@@ -110,39 +111,40 @@ def smtp_settings(server, ca_bundle, **extra):
     )
 
 
-def test_smtp_delivers_over_starttls_with_auth(smtp_tls_server, ca_bundle):
+async def test_smtp_delivers_over_starttls_with_auth(smtp_tls_server, ca_bundle):
     settings = smtp_settings(smtp_tls_server, ca_bundle)
     mailer = build_mailer(settings)
     assert isinstance(mailer, SmtpMailer)
-    mailer.send(alert_message(settings))
+    await mailer.send(alert_message(settings))
     (mail,) = smtp_tls_server.sink.wait_for(1)
     assert mail.over_tls and mail.authenticated_as == "lvm-monitor"
     assert sorted(mail.envelope_to) == ["lvm@lco.test", "ops@lco.test"]
     assert mail.message["Subject"] == "LCO internet is down"
 
 
-def test_a_wrong_smtp_password_is_reported_without_the_password(
+async def test_a_wrong_smtp_password_is_reported_without_the_password(
     smtp_tls_server, ca_bundle
 ):
     settings = smtp_settings(
         smtp_tls_server, ca_bundle, LVMBEAT_EMAIL_PASSWORD="wrong-pw-123"
     )
     with pytest.raises(MailError) as error:
-        build_mailer(settings).send(alert_message(settings))
+        await build_mailer(settings).send(alert_message(settings))
     assert "refused the login" in str(error.value)
+    assert error.value.kind == "auth"  # what anonymous /status may show
     assert "wrong-pw-123" not in str(error.value)
 
 
-def test_an_untrusted_certificate_fails_with_a_hint(smtp_tls_server, ca_bundle):
+async def test_an_untrusted_certificate_fails_with_a_hint(smtp_tls_server, ca_bundle):
     settings = smtp_settings(smtp_tls_server, ca_bundle)
     mailer = SmtpMailer(
         host=smtp_tls_server.host, port=smtp_tls_server.port, tls=True
     )  # system trust only: the test CA is unknown
     with pytest.raises(MailError, match="LVMBEAT_EMAIL_CA_FILE"):
-        mailer.send(alert_message(settings))
+        await mailer.send(alert_message(settings))
 
 
-def test_a_password_is_never_sent_without_tls(smtp_server):
+async def test_a_password_is_never_sent_without_tls(smtp_server):
     mailer = SmtpMailer(
         host=smtp_server.host,
         port=smtp_server.port,
@@ -151,14 +153,14 @@ def test_a_password_is_never_sent_without_tls(smtp_server):
         password="p",
     )
     with pytest.raises(MailError, match="without TLS"):
-        mailer.send(alert_message(load_settings(BASE)))
+        await mailer.send(alert_message(load_settings(BASE)))
     assert smtp_server.sink.messages == []
 
 
 # --- outbox ------------------------------------------------------------------------
 
 
-def test_the_outbox_writes_one_eml_file_per_message(tmp_path):
+async def test_the_outbox_writes_one_eml_file_per_message(tmp_path):
     settings = load_settings(
         {
             **BASE,
@@ -168,8 +170,8 @@ def test_the_outbox_writes_one_eml_file_per_message(tmp_path):
     )
     mailer = build_mailer(settings)
     assert isinstance(mailer, OutboxMailer)
-    mailer.send(alert_message(settings))
-    mailer.send(alert_message(settings))
+    await mailer.send(alert_message(settings))
+    await mailer.send(alert_message(settings))
     files = sorted((tmp_path / "outbox").glob("*.eml"))
     assert len(files) == 2
     parsed = message_from_bytes(files[0].read_bytes(), policy=policy.default)
@@ -195,11 +197,13 @@ def acs_settings(endpoint, ca_bundle):
     )
 
 
-def test_acs_sends_a_signed_request_and_waits_for_success(acs_endpoint, ca_bundle):
+async def test_acs_sends_a_signed_request_and_waits_for_success(
+    acs_endpoint, ca_bundle
+):
     settings = acs_settings(acs_endpoint, ca_bundle)
     mailer = build_mailer(settings)
     assert isinstance(mailer, AcsMailer)
-    mailer.send(alert_message(settings))
+    await mailer.send(alert_message(settings))
     assert acs_endpoint.signatures_ok == [True]
     assert acs_endpoint.api_versions == ["2025-09-01"]
     (payload,) = acs_endpoint.received
@@ -213,14 +217,18 @@ def test_acs_sends_a_signed_request_and_waits_for_success(acs_endpoint, ca_bundl
     ]
     assert payload["content"]["subject"] == "LCO internet is down"
     assert "Last heartbeat" in payload["content"]["plainText"]
+    # The notice's Message-ID travels as a custom header, so a repeat after a crash
+    # is recognisable in production as it is over SMTP.
+    assert payload["headers"] == {"Message-ID": "<lvmbeat.n1@monitor.test>"}
 
 
-def test_acs_reports_a_failed_operation(acs_endpoint, ca_bundle):
+async def test_acs_reports_a_failed_operation(acs_endpoint, ca_bundle):
     acs_endpoint.fail_with = "Failed"
     settings = acs_settings(acs_endpoint, ca_bundle)
     with pytest.raises(MailError) as error:
-        build_mailer(settings).send(alert_message(settings))
+        await build_mailer(settings).send(alert_message(settings))
     assert acs_endpoint.access_key not in str(error.value)
+    assert error.value.kind == "refused"  # the poller raises on a Failed status
 
 
 def test_acs_without_endpoint_or_connection_string_is_named():

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import ast
+import json
 import re
 import subprocess
 import sys
 import zipfile
+from datetime import timedelta
 from importlib import metadata
 from pathlib import Path
 
@@ -107,3 +109,16 @@ def test_the_actor_and_the_monitor_report_one_version():
     home = (FUNCTION_APP / "lvmbeat_monitor" / "VERSION").read_text().strip()
     assert re.fullmatch(r"\d+\.\d+\.\d+", home), f"VERSION holds {home!r}"
     assert actor_version == monitor_version == home == metadata.version("lvmbeat")
+
+
+def test_no_claimer_can_still_be_sending_when_its_lease_ends():
+    # Azure stops an invocation at host.json's functionTimeout; a claim lease longer
+    # than that (plus a margin) means a checker that lost its claim by timeout is no
+    # longer sending when another takes over. Each send's deadline sits well below.
+    from lvmbeat_monitor.decide import CLAIM_LEASE, SEND_DEADLINE
+
+    host = json.loads((FUNCTION_APP / "host.json").read_text())
+    hours, minutes, seconds = (int(part) for part in host["functionTimeout"].split(":"))
+    timeout = timedelta(hours=hours, minutes=minutes, seconds=seconds)
+    assert CLAIM_LEASE >= timeout + timedelta(seconds=30)
+    assert SEND_DEADLINE * 2 <= timeout

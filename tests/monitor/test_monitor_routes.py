@@ -16,6 +16,7 @@ from monitor_support import smtp_env
 import function_app
 from lvmbeat.dev.ports import free_port
 from lvmbeat_monitor import __version__, runtime
+from lvmbeat_monitor.state import StorageUnavailable
 
 
 CONTRACT = {
@@ -44,7 +45,7 @@ def indexed() -> dict[str, tuple[object, list[dict]]]:
     }
 
 
-def call(route: str, method: str = "GET", params=None, route_params=None):
+async def call(route: str, method: str = "GET", params=None, route_params=None):
     """Call the function serving `route` as the host would; returns (status, JSON)."""
     params = params or {}
     query = urlencode(params)
@@ -59,7 +60,7 @@ def call(route: str, method: str = "GET", params=None, route_params=None):
                 route_params=route_params or {},
                 body=b"",
             )
-            response = handler(request)
+            response = await handler(request)
             assert response.mimetype == "application/json"
             return response.status_code, json.loads(response.get_body())
     raise AssertionError(f"no function serves {route}")
@@ -76,7 +77,7 @@ def env(monitor_env, smtp_server, monkeypatch):
     runtime.use(None)
 
 
-def test_the_host_indexes_the_contracts_routes_methods_and_auth_levels():
+async def test_the_host_indexes_the_contracts_routes_methods_and_auth_levels():
     http = {}
     timers = []
     for _, bindings in indexed().values():
@@ -91,82 +92,86 @@ def test_the_host_indexes_the_contracts_routes_methods_and_auth_levels():
     assert timers[0]["schedule"] == "%LVMBEAT_CHECK_SCHEDULE%"
 
 
-def test_host_json_puts_the_routes_at_the_site_root():
+async def test_host_json_puts_the_routes_at_the_site_root():
     host = json.loads((Path(function_app.__file__).parent / "host.json").read_text())
     assert host["extensions"]["http"]["routePrefix"] == ""
     assert host["extensionBundle"]["version"].startswith("[4.")
 
 
-def test_version_answers_the_packages_version():
-    assert call("version") == (200, {"version": __version__})
+async def test_version_answers_the_packages_version():
+    assert await call("version") == (200, {"version": __version__})
 
 
-def test_a_heartbeat_is_recorded_and_shown_in_status(env):
-    status, beat = call("heartbeat", "POST")
+async def test_a_heartbeat_is_recorded_and_shown_in_status(env):
+    status, beat = await call("heartbeat", "POST")
     assert status == 200 and beat["message"] == "Heartbeat received."
     assert beat["last_seen"].endswith("Z") and len(beat["last_seen"]) == 20
-    status, body = call("status")
+    status, body = await call("status")
     assert status == 200
     assert body["last_seen"] == beat["last_seen"]
     assert body["enabled"] is True and body["active"] is False
     assert body["last_error"] is None and body["disabled_until"] is None
 
 
-def test_disable_for_some_minutes_then_enable(env):
-    status, body = call("disable", params={"minutes": "30"})
+async def test_disable_for_some_minutes_then_enable(env):
+    status, body = await call("disable", params={"minutes": "30"})
     assert status == 200 and body["enabled"] is False
     assert body["disabled_until"].endswith("Z")
-    assert call("status")[1]["disabled_until"] == body["disabled_until"]
-    status, body = call("enable", "POST")
+    assert (await call("status"))[1]["disabled_until"] == body["disabled_until"]
+    status, body = await call("enable", "POST")
     assert (status, body["enabled"]) == (200, True)
-    assert call("status")[1]["enabled"] is True
+    assert (await call("status"))[1]["enabled"] is True
 
 
-def test_a_plain_disable_has_no_end(env):
-    status, body = call("disable", "POST")
+async def test_a_plain_disable_has_no_end(env):
+    status, body = await call("disable", "POST")
     assert (status, body["enabled"], body["disabled_until"]) == (200, False, None)
 
 
-@pytest.mark.parametrize("minutes", ["soon", "0", "-5", "999999"])
-def test_a_bad_minutes_value_is_a_400_that_names_it(env, minutes, caplog):
-    status, body = call("disable", params={"minutes": minutes, "code": "key-123"})
+@pytest.mark.parametrize(
+    "minutes", ["soon", "0", "-5", "999999", "", "+7", "1_0", "\u0663", " "]
+)
+async def test_a_bad_minutes_value_is_a_400_that_names_it(env, minutes, caplog):
+    status, body = await call("disable", params={"minutes": minutes, "code": "key-123"})
     assert status == 400 and "minutes=" in body["error"]
     assert "minutes=" in caplog.text  # logged, but never the function key
     assert "key-123" not in caplog.text
 
 
-def test_email_test_sends_a_test_message(env, smtp_server):
-    assert call("email-test", "POST") == (200, {"message": "Email sent."})
+async def test_email_test_sends_a_test_message(env, smtp_server):
+    assert await call("email-test", "POST") == (200, {"message": "Email sent."})
     (mail,) = smtp_server.sink.wait_for(1)
     assert str(mail.message["Subject"]).startswith("TEST:")
 
 
-def test_email_test_reports_a_failed_send_as_502_without_secrets(env, monkeypatch):
+async def test_email_test_reports_a_failed_send_as_502_without_secrets(
+    env, monkeypatch
+):
     monkeypatch.setenv("LVMBEAT_EMAIL_PORT", str(free_port()))  # nobody listens
     runtime.use(None)
-    status, body = call("email-test")
+    status, body = await call("email-test")
     assert status == 502 and "Could not reach SMTP server" in body["error"]
     assert "AccountKey" not in json.dumps(body)
 
 
-def test_email_test_names_a_missing_email_setting(env, monkeypatch):
+async def test_email_test_names_a_missing_email_setting(env, monkeypatch):
     monkeypatch.delenv("LVMBEAT_EMAIL_FROM_ADDRESS")
     runtime.use(None)
-    status, body = call("email-test")
-    assert status == 502 and "LVMBEAT_EMAIL_FROM_ADDRESS" in body["error"]
+    status, body = await call("email-test")
+    assert status == 503 and "LVMBEAT_EMAIL_FROM_ADDRESS" in body["error"]
 
 
-def test_notify_down_then_up(env, smtp_server):
-    status, body = call("notify/{kind}", route_params={"kind": "down"})
+async def test_notify_down_then_up(env, smtp_server):
+    status, body = await call("notify/{kind}", route_params={"kind": "down"})
     assert (status, body["sent"], body["active"]) == (200, True, True)
-    status, body = call("notify/{kind}", route_params={"kind": "down"})
+    status, body = await call("notify/{kind}", route_params={"kind": "down"})
     assert (status, body["sent"]) == (200, False)
     assert "force=true" in body["message"]
-    status, body = call(
+    status, body = await call(
         "notify/{kind}", route_params={"kind": "down"}, params={"force": "true"}
     )
     assert (status, body["sent"]) == (200, True)
-    status, body = call("notify/{kind}", "POST", route_params={"kind": "up"})
+    status, body = await call("notify/{kind}", "POST", route_params={"kind": "up"})
     assert (status, body["sent"], body["active"]) == (200, True, False)
     subjects = [str(m.message["Subject"]) for m in smtp_server.sink.wait_for(3)]
     assert subjects == [
@@ -176,35 +181,81 @@ def test_notify_down_then_up(env, smtp_server):
     ]
 
 
-def test_notify_of_something_unknown_is_a_404(env):
-    status, body = call("notify/{kind}", route_params={"kind": "sideways"})
+async def test_notify_of_something_unknown_is_a_404(env):
+    status, body = await call("notify/{kind}", route_params={"kind": "sideways"})
     assert status == 404 and "/notify/up" in body["error"]
 
 
-def test_a_bad_force_value_is_a_400(env):
-    status, body = call(
+async def test_a_bad_force_value_is_a_400(env):
+    status, body = await call(
         "notify/{kind}", route_params={"kind": "up"}, params={"force": "maybe"}
     )
     assert status == 400 and "force=" in body["error"]
 
 
-def test_a_failed_notify_is_a_502_and_stays_pending(env, smtp_server):
+async def test_a_bare_force_flag_means_force(env, smtp_server):
+    await call("notify/{kind}", route_params={"kind": "down"})
+    status, body = await call(
+        "notify/{kind}", route_params={"kind": "down"}, params={"force": ""}
+    )
+    assert (status, body["sent"]) == (200, True)
+    assert len(smtp_server.sink.wait_for(2)) == 2
+
+
+async def test_a_failed_notify_is_a_502_and_stays_pending(env, smtp_server):
     smtp_server.sink.fail_next = 1
-    status, body = call("notify/{kind}", route_params={"kind": "down"})
+    status, body = await call("notify/{kind}", route_params={"kind": "down"})
     assert status == 502 and "stays pending" in body["error"]
-    status_body = call("status")[1]
-    assert status_body["pending"] == "down" and "451" in status_body["last_error"]
+    assert "451" in body["error"]  # a keyed caller gets the reason
+    status_body = (await call("status"))[1]
+    assert status_body["pending"] == "down" and status_body["last_error"] == "refused"
     check = indexed()["check"][0]
-    check(TimerRequest(past_due=False))  # the timer retries it
+    await check(TimerRequest(past_due=False))  # the timer retries it
     assert len(smtp_server.sink.wait_for(1)) == 1
-    assert call("status")[1]["last_error"] is None
+    assert (await call("status"))[1]["last_error"] is None
 
 
-def test_a_missing_setting_is_named_in_a_json_error(env, monkeypatch):
-    monkeypatch.setenv("LVMBEAT_SEND_EMAIL_AFTER", "soon")
+async def test_anonymous_status_shows_error_kinds_not_servers_or_users(
+    env, smtp_tls_server, ca_bundle, monkeypatch
+):
+    # An SMTP relay that refuses our login: the reason names the relay and the user,
+    # which anonymous /status must not show.
+    for name, value in {
+        "LVMBEAT_EMAIL_HOST": smtp_tls_server.host,
+        "LVMBEAT_EMAIL_PORT": str(smtp_tls_server.port),
+        "LVMBEAT_EMAIL_TLS": "true",
+        "LVMBEAT_EMAIL_USERNAME": "lvm-monitor",
+        "LVMBEAT_EMAIL_PASSWORD": "not-the-password",
+        "LVMBEAT_EMAIL_CA_FILE": str(ca_bundle),
+    }.items():
+        monkeypatch.setenv(name, value)
     runtime.use(None)
-    status, body = call("status")
-    assert status == 503 and "LVMBEAT_SEND_EMAIL_AFTER" in body["error"]
+    status, body = await call("notify/{kind}", route_params={"kind": "down"})
+    assert status == 502 and "lvm-monitor" in body["error"]  # keyed: the detail
+    status, public = await call("status")
+    assert public["channels"]["email"] == {"pending": "down", "last_error": "auth"}
+    shown = json.dumps(public)
+    for secret in ("lvm-monitor", "not-the-password", "127.0.0.1", "lco.test"):
+        assert secret not in shown
+
+
+async def test_a_malformed_setting_is_named_to_keyed_callers_only(env, monkeypatch):
+    monkeypatch.setenv("LVMBEAT_EMAIL_PORT", "smtp-relay.internal")
+    runtime.use(None)
+    status, body = await call("status")
+    assert status == 503 and "misconfigured" in body["error"]
+    assert "smtp-relay.internal" not in body["error"]
+    status, body = await call("enable", "POST")
+    assert status == 503 and "LVMBEAT_EMAIL_PORT" in body["error"]
+
+
+async def test_a_grace_shorter_than_two_checks_is_refused_naming_both(env, monkeypatch):
+    monkeypatch.setenv("LVMBEAT_SEND_EMAIL_AFTER", "15")
+    runtime.use(None)
+    status, body = await call("enable")
+    assert status == 503
+    assert "LVMBEAT_SEND_EMAIL_AFTER" in body["error"]
+    assert "LVMBEAT_CHECK_SCHEDULE" in body["error"]
 
 
 @pytest.fixture
@@ -222,23 +273,26 @@ def unreachable_storage(monitor_env, monkeypatch):
     runtime.use(None)
 
 
-def test_unreachable_storage_is_a_503_for_heartbeat_and_status(
+async def test_unreachable_storage_is_a_503_for_heartbeat_and_status(
     unreachable_storage, caplog
 ):
     for route in ("heartbeat", "status"):
-        status, body = call(route)
+        status, body = await call(route)
         assert status == 503
-        assert "could not be reached" in body["error"]
         assert "Traceback" not in body["error"]
+    assert "could not be reached" in (await call("heartbeat"))[1]["error"]
+    assert "storage" in (await call("status"))[1]["error"]  # anonymous: no table name
     assert "AccountKey" not in caplog.text
     assert "Eby8vdM02" not in caplog.text
 
 
-def test_unreachable_storage_makes_the_timer_log_and_carry_on(
+async def test_a_check_that_cannot_read_storage_is_a_failed_run(
     unreachable_storage, caplog
 ):
+    # A failed invocation is what Azure Monitor's timer-failing alert counts; the
+    # host runs the next one on schedule all the same.
     check = indexed()["check"][0]
-    with caplog.at_level(logging.ERROR):
-        assert check(TimerRequest(past_due=True)) is None
-    assert "Check failed" in caplog.text or "could not be reached" in caplog.text
+    with caplog.at_level(logging.ERROR), pytest.raises(StorageUnavailable):
+        await check(TimerRequest(past_due=True))
+    assert "Check failed" in caplog.text
     assert "Eby8vdM02" not in caplog.text

@@ -10,11 +10,21 @@ import pytest
 from monitor_support import START, smtp_env
 
 from lvmbeat_monitor.decide import initial_state
-from lvmbeat_monitor.model import MonitorState, Notice, NoticeKind, Pending
-from lvmbeat_monitor.state import StateChanged
+from lvmbeat_monitor.model import (
+    NEVER,
+    Delivery,
+    MonitorState,
+    Notice,
+    NoticeKind,
+    Outage,
+    Pending,
+)
+from lvmbeat_monitor.state import PARTITION, STATE_ROW, StateChanged
 
 
-def test_the_state_survives_a_round_trip_through_the_table(monitor_env, make_monitor):
+async def test_the_state_survives_a_round_trip_through_the_table(
+    monitor_env, make_monitor
+):
     store = make_monitor(monitor_env).service.store
     notice = Notice(
         id="n1",
@@ -24,106 +34,142 @@ def test_the_state_survives_a_round_trip_through_the_table(monitor_env, make_mon
         silent_since=START - timedelta(seconds=301),
         forced=True,
     )
+    up = replace(notice, id="n2", kind=NoticeKind.UP, back_at=START, forced=False)
     state = MonitorState(
-        started_at=START - timedelta(days=1, microseconds=7),
-        enabled=False,
-        disabled_until=START + timedelta(minutes=30),
-        enabled_at=START,
-        resumed_at=START,
+        counting_from=START - timedelta(days=1, microseconds=7),
         last_check=START,
-        active=True,
-        outage_last_seen=START - timedelta(seconds=301),
-        outage_silent_since=START,
-        pending=Pending(notice, "checker-1", START + timedelta(minutes=2), 3),
-        last_error="451 try later",
-        last_sent_kind=NoticeKind.UP,
-        last_sent_at=START,
+        disabled_until=NEVER,
+        outage=Outage("n1", START, START - timedelta(seconds=301), None),
+        outbox=(
+            Pending(
+                notice,
+                (
+                    ("email", Delivery("c1", START + timedelta(minutes=3), 2, "auth")),
+                    ("slack", Delivery()),
+                ),
+            ),
+            Pending(up, (("slack", Delivery(attempts=1, error="rate_limited")),)),
+        ),
     )
-    store.save(state, None)
-    assert store.read().state == state
+    await store.save(state, None)
+    assert (await store.read()).state == state
 
 
-def test_a_stale_etag_loses_and_the_winner_is_kept(monitor_env, make_monitor):
+async def test_a_stale_etag_loses_and_the_winner_is_kept(monitor_env, make_monitor):
     store = make_monitor(monitor_env).service.store
-    etag = store.save(initial_state(START), None)
-    first = replace(initial_state(START), active=True)
-    second = replace(initial_state(START), enabled=False)
-    store.save(first, etag)
+    etag = await store.save(initial_state(START), None)
+    first = replace(initial_state(START), disabled_until=NEVER)
+    second = replace(initial_state(START), last_check=START + timedelta(seconds=5))
+    await store.save(first, etag)
     with pytest.raises(StateChanged):
-        store.save(second, etag)
+        await store.save(second, etag)
     with pytest.raises(StateChanged):
-        store.save(second, None)  # creating twice loses too
-    assert store.read().state == first
+        await store.save(second, None)  # creating twice loses too
+    assert (await store.read()).state == first
 
 
-def test_a_heartbeat_between_a_read_and_a_conditional_write_is_kept(
+async def test_a_heartbeat_between_a_read_and_a_conditional_write_is_kept(
     monitor_env, make_monitor, clock
 ):
-    monitor = make_monitor(monitor_env)
-    store = monitor.service.store
-    store.save(initial_state(START), None)
-    snapshot = store.read()
+    store = make_monitor(monitor_env).service.store
+    await store.save(initial_state(START), None)
+    snapshot = await store.read()
     beat = clock.advance(seconds=5)
-    store.record_heartbeat(beat)  # lands between the read and the write
-    store.save(replace(snapshot.state, last_check=beat), snapshot.etag)
-    assert store.read().last_seen == beat
+    await store.record_heartbeat(beat)  # lands between the read and the write
+    await store.save(replace(snapshot.state, last_check=beat), snapshot.etag)
+    assert (await store.read()).last_seen == beat
 
 
-def test_a_heartbeat_is_one_write_and_never_a_read(monitor_env, make_monitor):
+async def test_a_row_of_the_older_layout_is_replaced_by_the_next_check(
+    monitor_env, make_monitor, clock
+):
+    # 1.0 stored 13 fields and no schema number; no production data exists, so the
+    # next check starts afresh over it (counting any silence from then).
     monitor = make_monitor(monitor_env)
-    monitor.service.heartbeat()  # the first one also creates the table
+    await monitor.service.heartbeat()  # creates the table
+    table = monitor.service.store._table
+    await table.create_entity(
+        {"PartitionKey": PARTITION, "RowKey": STATE_ROW, "enabled": True}
+    )
+    assert (await monitor.service.store.read()).state is None
+    result = await monitor.service.check()
+    assert result.outcome.value == "started"
+    assert (await monitor.service.store.read()).state == initial_state(clock.now())
+
+
+async def test_a_heartbeat_is_one_write_and_never_a_read(monitor_env, make_monitor):
+    monitor = make_monitor(monitor_env)
+    await monitor.service.heartbeat()  # the first one also creates the table
     monitor.transport.reset()
     for _ in range(5):
-        monitor.service.heartbeat()
+        await monitor.service.heartbeat()
     assert (monitor.transport.reads, monitor.transport.writes) == (0, 5)
 
 
-def test_a_quiet_check_is_one_read_and_no_write(monitor_env, make_monitor, clock):
+async def test_a_quiet_check_is_one_read_and_one_write(
+    monitor_env, make_monitor, clock
+):
+    # Every check records itself: that record is the evidence that the monitor ran,
+    # which an alert needs (docs/monitor.md).
     monitor = make_monitor(monitor_env)
-    monitor.service.check()  # first start: creates the state
+    await monitor.service.check()  # first start: creates the state
     monitor.transport.reset()
     for _ in range(5):
         clock.advance(seconds=10)
-        monitor.service.heartbeat()
-        monitor.service.check()
+        await monitor.service.heartbeat()
+        await monitor.service.check()
     heartbeats = 5
     assert monitor.transport.reads == 5
-    assert monitor.transport.writes == heartbeats
+    assert monitor.transport.writes == heartbeats + 5
 
 
-def test_status_is_one_read_and_no_write(monitor_env, make_monitor):
+async def test_a_second_instance_in_the_same_round_does_not_write_again(
+    monitor_env, make_monitor, clock
+):
+    first, second = make_monitor(monitor_env), make_monitor(monitor_env)
+    await first.service.heartbeat()
+    await first.service.check()
+    clock.advance(seconds=10)
+    await first.service.check()
+    second.transport.reset()
+    clock.advance(seconds=2)  # within half a period of the first's record
+    await second.service.check()
+    assert (second.transport.reads, second.transport.writes) == (1, 0)
+
+
+async def test_status_is_one_read_and_no_write(monitor_env, make_monitor):
     monitor = make_monitor(monitor_env)
-    monitor.service.heartbeat()
-    monitor.service.check()
+    await monitor.service.heartbeat()
+    await monitor.service.check()
     monitor.transport.reset()
-    monitor.service.status()
+    await monitor.service.status()
     assert (monitor.transport.reads, monitor.transport.writes) == (1, 0)
 
 
-def test_what_an_outage_costs_in_storage_requests(
+async def test_what_an_outage_costs_in_storage_requests(
     monitor_env, make_monitor, clock, smtp_server
 ):
     monitor = make_monitor({**monitor_env, **smtp_env(smtp_server)})
     service, transport = monitor.service, monitor.transport
-    service.heartbeat()
-    service.check()
+    await service.heartbeat()
+    await service.check()
     costs = {}
     for _ in range(12):  # 120 s of silence, a check every 10 s
         clock.advance(seconds=10)
         transport.reset()
-        result = service.check()
+        result = await service.check()
         costs.setdefault(result.outcome.value, set()).add(
             (transport.reads, transport.writes)
         )
     clock.advance(seconds=10)
-    service.heartbeat()
+    await service.heartbeat()
     transport.reset()
-    assert service.check().outcome.value == "all_clear"
+    assert (await service.check()).outcome.value == "all_clear"
     costs["all_clear"] = {(transport.reads, transport.writes)}
     assert costs == {
-        "quiet": {(1, 0)},
+        "quiet": {(1, 1)},
         "watching": {(1, 1)},
-        "alert": {(1, 2)},  # claim, then confirm after the send
-        "waiting": {(1, 0)},
+        "alert": {(1, 2)},  # decide and claim, then settle after the send
+        "waiting": {(1, 1)},
         "all_clear": {(1, 2)},
     }

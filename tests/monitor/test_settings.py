@@ -79,8 +79,31 @@ def test_an_invalid_six_field_schedule_is_refused():
 
 def test_the_check_period_comes_from_the_schedule():
     assert load_settings({}).check_period.total_seconds() == 30
-    every_5_min = load_settings({"LVMBEAT_CHECK_SCHEDULE": "0 */5 * * * *"})
+    every_5_min = load_settings(
+        {"LVMBEAT_CHECK_SCHEDULE": "0 */5 * * * *", "LVMBEAT_SEND_EMAIL_AFTER": "900"}
+    )
     assert every_5_min.check_period.total_seconds() == 300
+
+
+@pytest.mark.parametrize(
+    ("grace", "schedule", "refused"),
+    [
+        ("2", "* * * * * *", False),  # the tests' numbers
+        ("30", "*/5 * * * * *", False),  # make run's
+        ("300", "*/30 * * * * *", False),  # production's
+        ("59", "*/30 * * * * *", True),
+        ("300", "0 */5 * * * *", True),
+    ],
+)
+def test_a_grace_shorter_than_two_check_periods_is_refused(grace, schedule, refused):
+    env = {"LVMBEAT_SEND_EMAIL_AFTER": grace, "LVMBEAT_CHECK_SCHEDULE": schedule}
+    if not refused:
+        assert load_settings(env).send_email_after == int(grace)
+        return
+    with pytest.raises(SettingsError) as error:
+        load_settings(env)
+    assert "LVMBEAT_SEND_EMAIL_AFTER" in str(error.value)
+    assert "LVMBEAT_CHECK_SCHEDULE" in str(error.value)
 
 
 def test_a_ca_file_that_does_not_exist_is_named(tmp_path):

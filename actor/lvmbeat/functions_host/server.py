@@ -11,6 +11,7 @@ import asyncio
 import logging
 import os
 import signal
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -175,8 +176,18 @@ async def serve(prepared: PreparedHost, stop: asyncio.Event | None = None) -> No
         await _finish(timer_tasks)
     finally:
         await runner.cleanup()
+        await _release_monitor()
         prepared.executor.shutdown(wait=True)
     log.info("Host stopped.")
+
+
+async def _release_monitor() -> None:
+    """The monitor keeps its storage and mail clients for the life of the process, as
+    in Azure. Here the process ends with the host: close them first, so no connection
+    is left open (aiohttp warns about those)."""
+    runtime = sys.modules.get("lvmbeat_monitor.runtime")
+    if runtime is not None:
+        await runtime.close()
 
 
 async def _finish(tasks: list[asyncio.Task[None]]) -> None:
