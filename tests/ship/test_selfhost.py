@@ -196,3 +196,17 @@ def test_kubernetes_keys_are_read_only_files_from_a_secret():
 def test_every_replica_and_restart_shares_one_host_id():
     assert compose_monitor_env()["AzureFunctionsWebHost__hostid"] == "lvmbeat-monitor"
     assert k8s_monitor_env()["AzureFunctionsWebHost__hostid"] == "lvmbeat-monitor"
+
+
+def test_the_actors_key_in_the_examples_opens_the_heartbeat_function_only():
+    # The key files name a function of function_app.py; a renamed function would leave
+    # the actor with a key the host no longer matches to /heartbeat.
+    app = (REPO_ROOT / "function_app" / "function_app.py").read_text()
+    route = re.search(r'route="heartbeat".*\n(?:async )?def (\w+)\(', app)
+    assert route is not None
+    function = route[1]
+    k8s = (SELFHOST / "k8s.yaml").read_text()
+    assert f"--from-literal=functions.{function}.lvmbeat-actor=" in k8s
+    guide = (REPO_ROOT / "docs" / "self-hosting.md").read_text()
+    assert f"/admin/functions/{function}/keys/lvmbeat-actor" in guide
+    assert "/admin/host/keys/lvmbeat-actor" not in guide
