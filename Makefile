@@ -23,7 +23,8 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-$(STAMPS)/python: $(BIN)/python pyproject.toml
+# VERSION too: the installed metadata (the actor's version) is written at install time.
+$(STAMPS)/python: $(BIN)/python pyproject.toml function_app/lvmbeat_monitor/VERSION
 	@mkdir -p $(STAMPS)
 	$(BIN)/pip install --quiet -e '.[test]'
 	@touch $@
@@ -42,10 +43,15 @@ lint: install
 	  echo "checkov (bicep) over infra/"; \
 	  $(BIN)/checkov --framework bicep --directory infra --skip-download --quiet --compact; \
 	fi
-	@if [ -f actor/Dockerfile ]; then \
-	  echo "hadolint actor/Dockerfile"; \
-	  $(BIN)/hadolint --failure-threshold warning actor/Dockerfile; \
-	fi
+	@echo "actionlint over .github/workflows/"
+	$(BIN)/actionlint -shellcheck=$(BIN)/shellcheck
+	@# Every Dockerfile, found by name, so a new one is linted without editing this.
+	@for dockerfile in $$(find . \( -path ./.git -o -path ./.venv -o -path ./node_modules \) -prune \
+	    -o -type f \( -name Dockerfile -o -name 'Dockerfile.*' -o -name '*.Dockerfile' \) \
+	    ! -name '*.dockerignore' -print | sort); do \
+	  echo "hadolint $$dockerfile"; \
+	  $(BIN)/hadolint --failure-threshold warning "$$dockerfile"; \
+	done
 
 pytest: install
 	scripts/ensure_rabbitmq.sh
