@@ -21,8 +21,8 @@ from host_support import (
     write_local_settings,
 )
 
-from lvmbeat.functions_host.keys import KEY_SETTING
-from lvmbeat.functions_host.process import HostProcess, start_host_process
+from lvmbeat_local.host.keys import KEY_SETTING
+from lvmbeat_local.host.process import HostProcess, start_host_process
 
 
 @pytest.fixture

@@ -18,10 +18,10 @@ import httpx
 import pytest
 from host_support import SAMPLE_KEY, load_app_module
 
-from lvmbeat.dev.smtp import SmtpServer
-from lvmbeat.functions_host.keys import KEY_SETTING
-from lvmbeat.functions_host.loader import AuthLevel, describe, find_app_dir
-from lvmbeat.functions_host.process import HostProcess
+from lvmbeat_local.dev.smtp import SmtpServer
+from lvmbeat_local.host.keys import KEY_SETTING
+from lvmbeat_local.host.loader import AuthLevel, describe, find_app_dir
+from lvmbeat_local.host.process import HostProcess
 from lvmbeat_monitor.service import MonitorService
 from lvmbeat_monitor.settings import load_settings
 from lvmbeat_monitor.state import AzureTableStore

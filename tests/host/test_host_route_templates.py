@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from lvmbeat.functions_host.errors import RouteError
-from lvmbeat.functions_host.routes import compile_template
+from lvmbeat_local.host.errors import RouteError
+from lvmbeat_local.host.routes import compile_template
 
 
 def match(template: str, path: str) -> dict[str, str] | None:

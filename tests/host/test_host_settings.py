@@ -6,7 +6,7 @@ import httpx
 import pytest
 from host_support import QUIET_SCHEDULE, write_local_settings
 
-from lvmbeat.dev.ports import ServiceNotReady
+from lvmbeat_local.dev.ports import ServiceNotReady
 
 
 def test_the_app_reads_local_settings_and_the_environment_wins(start_host, sample_app):

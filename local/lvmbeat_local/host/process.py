@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from lvmbeat.dev.ports import ServiceNotReady, free_port, wait_for_port
+from lvmbeat_local.dev.ports import ServiceNotReady, free_port, wait_for_port
 
 
 @dataclass

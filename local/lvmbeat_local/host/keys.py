@@ -11,7 +11,7 @@ import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from lvmbeat.functions_host.loader import AuthLevel
+from lvmbeat_local.host.loader import AuthLevel
 
 
 KEY_SETTING = "LVMBEAT_FUNCTION_KEY"

@@ -13,7 +13,7 @@ app, read its triggers), `routes` (route templates), `keys` (auth levels), `invo
 
 from __future__ import annotations
 
-from lvmbeat.functions_host.errors import HostError
+from lvmbeat_local.host.errors import HostError
 
 
 __all__ = ["HostError"]

@@ -17,12 +17,12 @@ import azure.functions as func
 from aiohttp import web
 from multidict import CIMultiDict
 
-from lvmbeat.functions_host.invoke import Invoker
-from lvmbeat.functions_host.keys import KEY_HEADER, KEY_QUERY_PARAMETER, KeyCheck
-from lvmbeat.functions_host.routes import Route, RouteTable
+from lvmbeat_local.host.invoke import Invoker
+from lvmbeat_local.host.keys import KEY_HEADER, KEY_QUERY_PARAMETER, KeyCheck
+from lvmbeat_local.host.routes import Route, RouteTable
 
 
-log = logging.getLogger("lvmbeat.functions_host")
+log = logging.getLogger("lvmbeat_local.host")
 
 # Set by aiohttp from the body it sends; a function's own value would be wrong.
 _HOP_BY_HOP = {"content-length", "transfer-encoding", "connection", "keep-alive"}

@@ -23,10 +23,11 @@ from typing import Any
 
 import azure.functions as func
 
-from lvmbeat.functions_host.errors import AppLoadError
+from lvmbeat_local.host.errors import AppLoadError
+from lvmbeat_local.repository import RepositoryNotFound, find_repository
 
 
-log = logging.getLogger("lvmbeat.functions_host")
+log = logging.getLogger("lvmbeat_local.host")
 
 APP_MODULE = "function_app"
 APP_ATTRIBUTE = "app"
@@ -79,7 +80,7 @@ class LoadedApp:
 
 def find_app_dir(explicit: Path | str | None = None) -> Path:
     """The folder holding function_app.py: --app-dir, $LVMBEAT_FUNCTION_APP_DIR, or the
-    repository's function_app/ (found next to the installed lvmbeat_monitor)."""
+    repository's function_app/."""
     candidates: list[tuple[Path, str]] = []
     if explicit:
         candidates.append((Path(explicit), "--app-dir"))
@@ -95,24 +96,20 @@ def find_app_dir(explicit: Path | str | None = None) -> Path:
                 f"{path} ({source}) has no {APP_MODULE}.py; point it at the function "
                 "app's folder (the one with host.json)."
             )
-    searched = ", ".join(str(path) for path, _ in candidates)
+    searched = ", ".join(str(path) for path, _ in candidates) or "no repository found"
     raise AppLoadError(
-        f"No {APP_MODULE}.py found (looked in {searched}); "
+        f"No {APP_MODULE}.py found (looked in: {searched}); "
         f"pass --app-dir or set {APP_DIR_ENV}."
     )
 
 
 def _default_app_dirs() -> list[Path]:
-    dirs = []
+    """The repository's function_app/, the repository found by its markers from this
+    package (an editable install) or from the current folder."""
     try:
-        import lvmbeat_monitor
-
-        dirs.append(Path(lvmbeat_monitor.__file__).resolve().parents[1])
-    except ImportError:
-        pass
-    # actor/lvmbeat/functions_host/loader.py -> repository root
-    dirs.append(Path(__file__).resolve().parents[3] / "function_app")
-    return dirs
+        return [find_repository() / "function_app"]
+    except RepositoryNotFound:
+        return []  # find_app_dir says what to pass instead
 
 
 def read_route_prefix(app_dir: Path) -> str:

@@ -11,8 +11,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from lvmbeat.functions_host.errors import RouteError
-from lvmbeat.functions_host.loader import HttpFunction
+from lvmbeat_local.host.errors import RouteError
+from lvmbeat_local.host.loader import HttpFunction
 
 
 _PARAMETER = re.compile(

@@ -19,21 +19,21 @@ from pathlib import Path
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
-from lvmbeat.functions_host.errors import HostError
-from lvmbeat.functions_host.http_trigger import HttpTriggers
-from lvmbeat.functions_host.invoke import Invoker
-from lvmbeat.functions_host.keys import KEY_SETTING, KeyCheck
-from lvmbeat.functions_host.loader import LoadedApp, find_app_dir, load_app
-from lvmbeat.functions_host.routes import RouteTable
-from lvmbeat.functions_host.settings import (
+from lvmbeat_local.host.errors import HostError
+from lvmbeat_local.host.http_trigger import HttpTriggers
+from lvmbeat_local.host.invoke import Invoker
+from lvmbeat_local.host.keys import KEY_SETTING, KeyCheck
+from lvmbeat_local.host.loader import LoadedApp, find_app_dir, load_app
+from lvmbeat_local.host.routes import RouteTable
+from lvmbeat_local.host.settings import (
     LOCAL_SETTINGS_FILE,
     apply_settings,
     read_local_settings,
 )
-from lvmbeat.functions_host.timer import TimerRunner
+from lvmbeat_local.host.timer import TimerRunner
 
 
-log = logging.getLogger("lvmbeat.functions_host")
+log = logging.getLogger("lvmbeat_local.host")
 
 # Azure Functions accepts request bodies up to 100 MB.
 MAX_REQUEST_BODY = 100 * 1024 * 1024

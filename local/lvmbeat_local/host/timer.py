@@ -17,13 +17,13 @@ from datetime import UTC, datetime, timedelta
 from azure.functions.timer import TimerRequest  # func.TimerRequest is the ABC
 from croniter import croniter
 
-from lvmbeat.functions_host.errors import ScheduleError
-from lvmbeat.functions_host.invoke import Invoker
-from lvmbeat.functions_host.loader import TimerFunction
-from lvmbeat.functions_host.settings import resolve_references
+from lvmbeat_local.host.errors import ScheduleError
+from lvmbeat_local.host.invoke import Invoker
+from lvmbeat_local.host.loader import TimerFunction
+from lvmbeat_local.host.settings import resolve_references
 
 
-log = logging.getLogger("lvmbeat.functions_host")
+log = logging.getLogger("lvmbeat_local.host")
 
 # A run that starts later than this after its occurrence is past due. Well above the
 # event loop's wake-up jitter, well below any schedule worth running.
