@@ -177,10 +177,11 @@ def test_monitor_serve_names_the_extra_to_install_when_the_local_tools_are_missi
     """An actor-only install (as in the image): the local tools cannot be imported."""
     script = (
         "import sys\n"
+        "MISSING = ('lvmbeat_local', 'azure', 'aiohttp')\n"
         "class Missing:\n"
         "    def find_spec(self, name, path=None, target=None):\n"
-        "        if name.split('.')[0] in ('lvmbeat_local', 'azure', 'aiohttp'):\n"
-        "            raise ModuleNotFoundError(f'No module named {name!r}', name=name)\n"
+        "        if name.split('.')[0] in MISSING:\n"
+        "            raise ModuleNotFoundError(name, name=name)\n"
         "sys.meta_path.insert(0, Missing())\n"
         "sys.argv = ['lvmbeat', 'monitor', 'serve']\n"
         "from lvmbeat.cli import main\n"
