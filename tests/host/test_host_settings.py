@@ -59,7 +59,7 @@ def test_routes_sit_under_api_when_host_json_sets_no_prefix(start_host, tmp_path
         "import azure.functions as func\n"
         "app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)\n"
         "@app.route(route='ping')\n"
-        "def ping(req: func.HttpRequest) -> func.HttpResponse:\n"
+        "async def ping(req: func.HttpRequest) -> func.HttpResponse:\n"
         "    return func.HttpResponse('pong')\n"
     )
     host = start_host(app_dir)

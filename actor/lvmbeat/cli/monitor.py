@@ -47,7 +47,27 @@ def monitor() -> None:
     help="Folder holding function_app.py and host.json "
     "(default: $LVMBEAT_FUNCTION_APP_DIR, else the repository's function_app/).",
 )
-def serve(host: str, port: int, app_dir: Path | None) -> None:
+@click.option(
+    "--request-timeout",
+    default=10.0,
+    show_default=True,
+    type=click.FloatRange(min=0, min_open=True),
+    help="Seconds a client has to send a request's head, then its body (else 408).",
+)
+@click.option(
+    "--idle-timeout",
+    default=30.0,
+    show_default=True,
+    type=click.FloatRange(min=0, min_open=True),
+    help="Seconds an idle keep-alive connection stays open.",
+)
+def serve(
+    host: str,
+    port: int,
+    app_dir: Path | None,
+    request_timeout: float,
+    idle_timeout: float,
+) -> None:
     """Serve every trigger of function_app.app locally, as `func start` would.
 
     HTTP triggers answer at their routes; timers run on their NCRONTAB schedules.
@@ -64,7 +84,14 @@ def serve(host: str, port: int, app_dir: Path | None) -> None:
     # The Azure SDK logs every storage request at INFO; keep the host's lines readable.
     logging.getLogger("azure").setLevel(logging.WARNING)
     try:
-        server.run_host(server.HostOptions(host=host, port=port, app_dir=app_dir))
+        options = server.HostOptions(
+            host=host,
+            port=port,
+            app_dir=app_dir,
+            request_timeout=request_timeout,
+            idle_timeout=idle_timeout,
+        )
+        server.run_host(options)
     except server.HostError as error:
         raise click.ClickException(str(error)) from error
     except KeyboardInterrupt:  # Ctrl-C while the app was still being imported

@@ -41,9 +41,11 @@ TIMER_TRIGGER = "timerTrigger"
 
 
 class AuthLevel(StrEnum):
+    """The levels the monitor uses. `admin` needs Azure's master key, which a self-
+    hosted monitor has no use for: an app that declares it is refused at start."""
+
     ANONYMOUS = "anonymous"
     FUNCTION = "function"
-    ADMIN = "admin"
 
 
 @dataclass(frozen=True)
@@ -65,7 +67,6 @@ class TimerFunction:
     name: str
     schedule: str
     run_on_startup: bool
-    use_monitor: bool | None
     handler: Callable[..., Any]
     arg_name: str
 
@@ -195,7 +196,6 @@ def describe(app: func.FunctionApp, app_dir: Path) -> LoadedApp:
                     name=name,
                     schedule=str(trigger["schedule"]),
                     run_on_startup=bool(trigger.get("runOnStartup", False)),
-                    use_monitor=trigger.get("useMonitor"),
                     handler=handler,
                     arg_name=trigger["name"],
                 )
@@ -218,7 +218,8 @@ def _http_function(
         auth_level = AuthLevel(level)
     except ValueError:
         raise AppLoadError(
-            f"Function {name} has unknown authLevel {level!r}."
+            f"Function {name} has authLevel {level!r}; the local host serves "
+            f"{' and '.join(AuthLevel)} functions only."
         ) from None
     return HttpFunction(
         name=name,
@@ -231,8 +232,15 @@ def _http_function(
 
 
 def _check_parameters(name: str, handler: Callable[..., Any], arg_name: str) -> None:
-    """Fail at start, not at the first call, when the function wants more than its
-    trigger (Azure would bind `context` or other bindings the host does not have)."""
+    """Fail at start, not at the first call, when the function is not a coroutine
+    function or wants more than its trigger (Azure would bind `context` or other
+    bindings the host does not have)."""
+    if not inspect.iscoroutinefunction(handler):
+        raise AppLoadError(
+            f"Function {name} is a plain `def`; the local host runs `async def` "
+            "functions on its event loop, as the monitor's are (a blocking call there "
+            "would stall every route)."
+        )
     signature = inspect.signature(handler)
     if arg_name not in signature.parameters:
         raise AppLoadError(

@@ -1,8 +1,10 @@
-"""Azure route templates (`notify/{kind}`, `{id:int}`, `{name?}`, `{*rest}`) as regexes.
+"""Route templates as this app writes them: literal segments and `{name}` parameters.
 
 Azure routes follow ASP.NET: case-insensitive, one trailing slash ignored, literal
-routes win over parameterised ones. Only the template syntax is handled here; HTTP
-itself is aiohttp's.
+routes win over parameterised ones. The monitor needs literal routes and one
+parameter (`notify/{kind}`); anything else (constraints, optional or catch-all
+parameters) is refused at start, naming the function, rather than served differently
+from Azure.
 """
 
 from __future__ import annotations
@@ -15,23 +17,8 @@ from lvmbeat_local.host.errors import RouteError
 from lvmbeat_local.host.loader import HttpFunction
 
 
-_PARAMETER = re.compile(
-    r"\{(?P<catch_all>\*{1,2})?(?P<name>[A-Za-z_][A-Za-z0-9_]*)"
-    r"(?P<constraints>(?::[^{}?]+?)*)(?P<optional>\?)?\}"
-)
-
-# The ASP.NET constraints worth recognising; anything else is refused at start.
-_CONSTRAINTS = {
-    "int": r"-?\d+",
-    "long": r"-?\d+",
-    "bool": r"(?:[Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee])",
-    "alpha": r"[A-Za-z]+",
-    "guid": r"[0-9A-Fa-f]{8}-?(?:[0-9A-Fa-f]{4}-?){3}[0-9A-Fa-f]{12}",
-    "double": r"-?\d+(?:\.\d+)?",
-    "float": r"-?\d+(?:\.\d+)?",
-    "decimal": r"-?\d+(?:\.\d+)?",
-    "datetime": r"[^/]+",
-}
+_PARAMETER = re.compile(r"^\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)\}$")
+_LITERAL = re.compile(r"^[^{}]*$")
 
 
 @dataclass(frozen=True)
@@ -49,70 +36,28 @@ class Route:
 
 
 def compile_template(template: str, *, what: str) -> tuple[re.Pattern[str], int]:
-    """Regex for a template such as `api/notify/{kind}`; the count of parameters."""
+    """Regex for a template such as `notify/{kind}`; the count of parameters."""
     pieces: list[str] = []
-    position = 0
     count = 0
-    for match in _PARAMETER.finditer(template):
-        literal = _literal(template[position : match.start()], template, what=what)
-        group, swallows_slash = _parameter_regex(match, template, what=what)
-        if swallows_slash:
-            # `items/{id?}` also serves `/items`: the slash belongs to the option.
-            literal = literal.removesuffix("/")
-        pieces += [re.escape(literal), group]
-        position = match.end()
-        count += 1
-    pieces.append(re.escape(_literal(template[position:], template, what=what)))
+    for segment in template.split("/") if template else []:
+        parameter = _PARAMETER.match(segment)
+        if parameter:
+            pieces.append(rf"(?P<{parameter['name']}>[^/]+)")
+            count += 1
+        elif _LITERAL.match(segment):
+            pieces.append(re.escape(segment))
+        else:
+            raise RouteError(
+                f"{what}: route template {template!r} has segment {segment!r}; the "
+                "local host serves literal segments and plain {name} parameters only "
+                "(no constraints, optional or catch-all parameters)."
+            )
     try:
-        return re.compile("/" + "".join(pieces), re.IGNORECASE), count
-    except re.error as error:
+        return re.compile("/" + "/".join(pieces), re.IGNORECASE), count
+    except re.error as error:  # a parameter name used twice
         raise RouteError(
             f"{what}: route template {template!r} gives a bad pattern ({error})."
         ) from error
-
-
-def _literal(text: str, template: str, *, what: str) -> str:
-    if "{" in text or "}" in text:
-        raise RouteError(f"{what}: cannot read route template {template!r}.")
-    return text
-
-
-def _parameter_regex(
-    match: re.Match[str], template: str, *, what: str
-) -> tuple[str, bool]:
-    """The group for one parameter, and whether it takes its leading slash along."""
-    name = match["name"]
-    last = match.end() == len(template)
-    after_slash = _after_slash(match, template)
-    if match["catch_all"]:
-        if not last:
-            raise RouteError(
-                f"{what}: catch-all {{*{name}}} must end the route {template!r}."
-            )
-        if after_slash:
-            return rf"(?:/(?P<{name}>.*))?", True
-        return rf"(?P<{name}>.*)", False
-    body = r"[^/]+"
-    for constraint in filter(None, match["constraints"].split(":")):
-        key = constraint.split("(", 1)[0].lower()
-        if key not in _CONSTRAINTS:
-            raise RouteError(
-                f"{what}: route constraint {constraint!r} in {template!r} is not "
-                f"supported by the local host (known: {', '.join(_CONSTRAINTS)})."
-            )
-        body = _CONSTRAINTS[key]
-    group = rf"(?P<{name}>{body})"
-    if not match["optional"]:
-        return group, False
-    if not (last and after_slash):
-        raise RouteError(
-            f"{what}: optional {{{name}?}} must be the last segment of {template!r}."
-        )
-    return rf"(?:/{group})?", True
-
-
-def _after_slash(match: re.Match[str], template: str) -> bool:
-    return match.start() > 0 and template[match.start() - 1] == "/"
 
 
 class RouteTable:
@@ -137,6 +82,5 @@ class RouteTable:
         for route in self.routes:
             matched = route.pattern.fullmatch(path)
             if matched:
-                params = {k: v for k, v in matched.groupdict().items() if v is not None}
-                found.append((route, params))
+                found.append((route, matched.groupdict()))
         return found

@@ -18,7 +18,6 @@ from azure.functions.timer import TimerRequest  # func.TimerRequest is the ABC
 from croniter import croniter
 
 from lvmbeat_local.host.errors import ScheduleError
-from lvmbeat_local.host.invoke import Invoker
 from lvmbeat_local.host.loader import TimerFunction
 from lvmbeat_local.host.settings import resolve_references
 
@@ -75,12 +74,10 @@ class TimerRunner:
     def __init__(
         self,
         function: TimerFunction,
-        invoker: Invoker,
         *,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self.function = function
-        self.invoker = invoker
         self.clock = clock
         expression = resolve_references(
             function.schedule, what=f"Timer {function.name}"
@@ -127,9 +124,9 @@ class TimerRunner:
                 },
                 schedule={"AdjustForDST": True},
             )
-            await self.invoker.call(
-                self.function.handler, **{self.function.arg_name: request}
-            )
+            # Its own task on the loop, outside the HTTP calls' limits: no request,
+            # however stalled, delays a check.
+            await self.function.handler(**{self.function.arg_name: request})
         except Exception:  # logged with context; the schedule goes on
             outcome = "failed"
             log.exception(
