@@ -1,4 +1,4 @@
-"""A local host for the monitor's Azure Functions (Python v2) app: `lvmbeat monitor serve`.
+"""A local host for the monitor's Azure Functions app: `lvmbeat monitor serve`.
 
 Azure Functions Core Tools downloads a binary that some machines cannot install, and
 some users self-host. This package serves what `function_app.app.get_functions()`
