@@ -13,8 +13,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from lvmbeat.dev.azurite import AzuriteTables, start_azurite_tables
-from lvmbeat.functions_host.process import HostProcess, start_host_process
+from lvmbeat_local.dev.azurite import AzuriteTables, start_azurite_tables
+from lvmbeat_local.host.process import HostProcess, start_host_process
 
 
 @dataclass

@@ -45,7 +45,7 @@ from report import (
 )
 from yarl import URL
 
-from lvmbeat.dev.ports import free_port
+from lvmbeat_local.dev.ports import free_port
 
 
 # late = min(max(P, 30 s), grace) = 30 s with a 1 s period, so a 36 s grace leaves

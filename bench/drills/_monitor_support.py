@@ -28,10 +28,10 @@ from pathlib import Path
 import httpx
 from aiosmtpd.controller import Controller
 
-from lvmbeat.dev.azurite import AzuriteTables, start_azurite_tables
-from lvmbeat.dev.smtp import SmtpServer, SmtpSink
-from lvmbeat.functions_host.keys import KEY_SETTING
-from lvmbeat.functions_host.process import HostProcess, start_host_process
+from lvmbeat_local.dev.azurite import AzuriteTables, start_azurite_tables
+from lvmbeat_local.dev.smtp import SmtpServer, SmtpSink
+from lvmbeat_local.host.keys import KEY_SETTING
+from lvmbeat_local.host.process import HostProcess, start_host_process
 
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
