@@ -278,7 +278,8 @@ async def test_racing_checkers_deliver_each_notice_once_per_channel_while_slack_
     (seeded): per outage and channel exactly one alert, the two reminders due, one
     all-clear, in that order, and on Slack all in the alert's thread."""
     env = {**env, "LVMBEAT_REMIND_EVERY": "20"}
-    checkers = [make_monitor(env).service for _ in range(4)]
+    monitors = [make_monitor(env) for _ in range(4)]
+    checkers = [monitor.service for monitor in monitors]
     lco = checkers[0]
     dice = random.Random(13)
     slack.refuse = lambda post: (
@@ -302,6 +303,8 @@ async def test_racing_checkers_deliver_each_notice_once_per_channel_while_slack_
     for _ in range(3):  # Slack's last retries
         await check_together(beat=True)
     assert slack.refused, "Slack never refused: the test did not test retries"
+    lost_races = sum(m.transport.statuses.count(412) for m in monitors)
+    assert lost_races > 0  # the checkers really did race for the same notices
 
     story = ["down", "remind", "remind", "up"]
     by_outage = defaultdict(list)

@@ -18,6 +18,7 @@ from lvmbeat_monitor.model import (
     NoticeKind,
     Outage,
     Pending,
+    Receipt,
 )
 from lvmbeat_monitor.state import PARTITION, STATE_ROW, StateChanged
 
@@ -35,11 +36,14 @@ async def test_the_state_survives_a_round_trip_through_the_table(
         forced=True,
     )
     up = replace(notice, id="n2", kind=NoticeKind.UP, back_at=START, forced=False)
+    remind = replace(
+        notice, id="n3", kind=NoticeKind.REMIND, outage_id="n1", reminder=2
+    )
     state = MonitorState(
         counting_from=START - timedelta(days=1, microseconds=7),
         last_check=START,
         disabled_until=NEVER,
-        outage=Outage("n1", START, START - timedelta(seconds=301), None),
+        outage=Outage("n1", START, START - timedelta(seconds=301), None, reminded=2),
         outbox=(
             Pending(
                 notice,
@@ -49,6 +53,11 @@ async def test_the_state_survives_a_round_trip_through_the_table(
                 ),
             ),
             Pending(up, (("slack", Delivery(attempts=1, error="rate_limited")),)),
+            Pending(remind, (("webhook", Delivery()),)),
+        ),
+        receipts=(
+            Receipt("n1", "slack", "1772366400.000100"),
+            Receipt("n1", "email", "<lvmbeat.n1@monitor.test>"),
         ),
     )
     await store.save(state, None)
