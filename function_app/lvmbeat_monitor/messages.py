@@ -126,7 +126,8 @@ def _still_silent(notice: Notice, now: datetime, site: Site) -> str:
         f"  1. {site.name}'s link: can you reach hosts on the mountain (VPN, ssh)?",
         "  2. The actor: `lvmbeat actor status` on the LVM host; its `network` "
         "keyword says whether LCO and the outside are reachable from there.",
-        f"  3. The monitor: {site.status_url or '/status on the monitor'}.",
+        # No period after a URL: some clients would take it into the link.
+        f"  3. The monitor's status: {site.status_url or '/status on the monitor'}",
         "",
         "Planned work? Silence alerts for a while with "
         f"{_route(site, f'/disable?minutes={SUGGESTED_DISABLE_MINUTES}')} (function "
@@ -151,7 +152,7 @@ def _all_clear(notice: Notice, site: Site) -> str:
         )
     if notice.forced:
         lines.append("This all-clear was sent on request (/notify/up).")
-    lines += ["", f"Status: {site.status_url or '/status on the monitor'}."]
+    lines += ["", f"Status: {site.status_url or '/status on the monitor'}"]
     return "\n".join(lines) + "\n"
 
 

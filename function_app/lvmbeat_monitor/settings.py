@@ -144,9 +144,10 @@ class Settings(BaseModel):
     webhook_secret: SecretStr | None = Field(None, alias="LVMBEAT_WEBHOOK_SECRET")
     # Seconds between "still down" reminders during an outage; 0: none.
     remind_every: int = Field(0, alias="LVMBEAT_REMIND_EVERY", ge=0)
-    # Set by Azure on every function app (the default host name), used to point
-    # people at /status in messages. learn.microsoft.com/azure/app-service/
-    # reference-app-settings ("WEBSITE_HOSTNAME").
+    # Set by the platform on every function app: its default host name
+    # (<app>.azurewebsites.net; custom domains are not reflected), which messages use
+    # to point people at /status and /disable. learn.microsoft.com/azure/app-service/
+    # reference-app-settings ("WEBSITE_HOSTNAME"). Unset locally: routes alone.
     website_hostname: str | None = Field(None, alias="WEBSITE_HOSTNAME")
 
     @field_validator("check_schedule")
