@@ -3,6 +3,7 @@ costs in storage requests, counted on the wire."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from datetime import timedelta
 
@@ -182,3 +183,26 @@ async def test_what_an_outage_costs_in_storage_requests(
         "waiting": {(1, 1)},
         "all_clear": {(1, 2)},
     }
+
+
+def test_a_row_written_before_reminders_and_threads_keeps_its_outage_and_outbox():
+    """The fields issue 13 added are optional in the row: an outage declared by the
+    previous release is still ended, and its pending notice still delivered."""
+    from lvmbeat_monitor.state import entity_from_state, state_from_entity
+
+    notice = Notice("n1", NoticeKind.DOWN, START, START, START)
+    older = MonitorState(
+        counting_from=START,
+        last_check=START,
+        outage=Outage("n1", START, START, START),
+        outbox=(Pending(notice, (("email", Delivery()),)),),
+    )
+    entity = entity_from_state(older)
+    assert "receipts" not in entity and "outage_reminded" not in entity
+    outbox = json.loads(entity["outbox"])
+    for pending in outbox:
+        del pending["notice"]["outage_id"], pending["notice"]["reminder"]
+    entity["outbox"] = json.dumps(outbox)
+    read = state_from_entity(entity)
+    assert read == older
+    assert read.outage.reminded == 0 and read.receipts == ()
