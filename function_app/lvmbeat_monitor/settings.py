@@ -77,10 +77,11 @@ SECRET_SETTINGS: frozenset[str] = frozenset(
         "LVMBEAT_EMAIL_PASSWORD",
         "LVMBEAT_SLACK_TOKEN",
         "LVMBEAT_WEBHOOK_SECRET",
-        # A webhook URL often carries its own credential (a token in the path).
-        "LVMBEAT_WEBHOOK_URL",
     }
 )
+# Settings whose values errors never repeat: the secrets, and the webhook URL, which
+# often carries its receiver's token in the path (though it is no Key Vault secret).
+NEVER_SHOWN: frozenset[str] = SECRET_SETTINGS | {"LVMBEAT_WEBHOOK_URL"}
 
 
 class SettingsError(ValueError):
@@ -324,7 +325,7 @@ def _describe(error: ValidationError, given: Mapping[str, str]) -> str:
             problems.append(f"{reason}.")
             continue
         name = str(detail["loc"][0])
-        if name in SECRET_SETTINGS:
+        if name in NEVER_SHOWN:
             problems.append(f"Setting {name} is malformed: {reason}.")
         else:
             problems.append(f"Setting {name}={given.get(name)!r} is invalid: {reason}.")
