@@ -47,6 +47,16 @@ async def email_test(req: func.HttpRequest) -> func.HttpResponse:
     return await handlers.email_test(req)
 
 
+@app.route(route="slack-test", methods=["GET", "POST"], auth_level=KEYED)
+async def slack_test(req: func.HttpRequest) -> func.HttpResponse:
+    return await handlers.slack_test(req)
+
+
+@app.route(route="webhook-test", methods=["GET", "POST"], auth_level=KEYED)
+async def webhook_test(req: func.HttpRequest) -> func.HttpResponse:
+    return await handlers.webhook_test(req)
+
+
 @app.route(route="notify/{kind}", methods=["GET", "POST"], auth_level=KEYED)
 async def notify(req: func.HttpRequest) -> func.HttpResponse:
     return await handlers.notify(req)

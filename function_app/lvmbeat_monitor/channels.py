@@ -1,8 +1,11 @@
 """Where notices go: one `Channel` per configured destination.
 
 The rules (decide.py) know channels only by name; the service hands each claimed
-notice to its channel and records, per channel, whether it went out. A channel raises
-DeliveryError (with a kind that is safe to show anyone) when it could not deliver.
+notice to its channel and records, per channel, whether it went out and what the
+channel answered (its receipt: Slack's message `ts`, the email's Message-ID). Later
+notices of the same outage get that receipt back as `thread`, so the all-clear and the
+reminders join the alert's thread. A channel raises DeliveryError (with a kind that is
+safe to show anyone) when it could not deliver.
 """
 
 from __future__ import annotations
@@ -13,15 +16,8 @@ from datetime import datetime
 from typing import Protocol
 
 from lvmbeat_monitor.errors import DeliveryError, ErrorKind
-from lvmbeat_monitor.mail import (
-    Mailer,
-    body_for,
-    build_mailer,
-    compose,
-    subject_for,
-    test_body,
-    test_subject,
-)
+from lvmbeat_monitor.mail import Mailer, build_mailer, compose
+from lvmbeat_monitor.messages import Message, Site, render, render_test
 from lvmbeat_monitor.model import Notice
 from lvmbeat_monitor.settings import Settings, SettingsError
 
@@ -31,8 +27,12 @@ class Channel(Protocol):
 
     name: str
 
-    async def deliver(self, notice: Notice, now: datetime) -> None:
-        """Deliver one notice or raise DeliveryError."""
+    async def deliver(
+        self, notice: Notice, now: datetime, *, thread: str | None = None
+    ) -> str | None:
+        """Deliver one notice, as a reply in `thread` when given; return the receipt
+        later notices of the outage thread to (None: the channel has no threads).
+        Raise DeliveryError when it could not be delivered."""
         ...
 
     async def send_test(self, now: datetime) -> None:
@@ -42,6 +42,10 @@ class Channel(Protocol):
     async def close(self) -> None:
         """Release connections (the process is ending)."""
         ...
+
+
+def site_of(settings: Settings) -> Site:
+    return Site(settings.site_name, settings.status_url)
 
 
 class EmailChannel:
@@ -58,35 +62,61 @@ class EmailChannel:
         self._mailer_factory = mailer_factory
         self._mailer: Mailer | None = None
 
-    async def deliver(self, notice: Notice, now: datetime) -> None:
-        site = self._settings.site_name
-        subject = subject_for(notice, site)
-        body = body_for(notice, site, self._settings.send_email_after)
-        await self._send(subject, body, now, notice_id=notice.id)
+    async def deliver(
+        self, notice: Notice, now: datetime, *, thread: str | None = None
+    ) -> str | None:
+        message = render(notice, now, site_of(self._settings))
+        return await self._send(message, now, notice_id=notice.id, thread=thread)
 
     async def send_test(self, now: datetime) -> None:
-        site = self._settings.site_name
-        await self._send(test_subject(site), test_body(site, now), now)
+        site = site_of(self._settings)
+        await self._send(render_test("email", "/email-test", now, site), now)
 
     async def close(self) -> None:
         if self._mailer is not None:
             await self._mailer.close()
 
     async def _send(
-        self, subject: str, body: str, now: datetime, *, notice_id: str | None = None
-    ) -> None:
+        self,
+        message: Message,
+        now: datetime,
+        *,
+        notice_id: str | None = None,
+        thread: str | None = None,
+    ) -> str:
         try:
-            message = compose(self._settings, subject, body, now, notice_id=notice_id)
+            email = compose(
+                self._settings,
+                message.subject,
+                message.text,
+                now,
+                notice_id=notice_id,
+                in_reply_to=thread,
+            )
             if self._mailer is None:
                 self._mailer = self._mailer_factory(self._settings)
         except SettingsError as error:
             raise DeliveryError(str(error), ErrorKind.MISCONFIGURED) from error
-        await self._mailer.send(message)
+        await self._mailer.send(email)
+        return str(email["Message-ID"])
 
 
 def build_channels(settings: Settings) -> dict[str, Channel]:
     """The channels these settings configure. Email is always one: it is the channel
     of record, and an unconfigured one is reported (misconfigured) on every notice
-    rather than silently skipped."""
-    email = EmailChannel(settings)
-    return {email.name: email}
+    rather than silently skipped. Slack and the webhook are on when their setting
+    (LVMBEAT_SLACK_TOKEN, LVMBEAT_WEBHOOK_URL) is."""
+    from lvmbeat_monitor.slack import SlackChannel
+    from lvmbeat_monitor.webhook import WebhookChannel
+
+    channels: list[Channel] = [EmailChannel(settings)]
+    if settings.slack_token is not None:
+        channels.append(SlackChannel.from_settings(settings))
+    if settings.webhook_url is not None:
+        channels.append(WebhookChannel.from_settings(settings))
+    return {channel.name: channel for channel in channels}
+
+
+# Which setting turns each optional channel on: /slack-test and /webhook-test name it
+# when the channel is off.
+ENABLING_SETTING = {"slack": "LVMBEAT_SLACK_TOKEN", "webhook": "LVMBEAT_WEBHOOK_URL"}

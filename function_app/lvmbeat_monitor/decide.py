@@ -13,9 +13,13 @@ The rules, in the order a check applies them (docs/monitor.md has the same table
    No heartbeat ever: waiting for the first one (a new monitor cannot alert before
    the actor has reached it once). Otherwise a silence longer than the grace, counted
    from the later of the last heartbeat and `counting_from`, declares an outage (DOWN).
+   While an outage lasts (and monitoring is enabled), each `remind_every` since it was
+   declared queues one reminder (REMIND); the outage counts them, so each is queued
+   once.
 4. Each channel's oldest undelivered notice is claimed for sending, unless another
    checker's lease on it still runs. Channels are independent: one that fails is
-   retried alone, and never holds the others back.
+   retried alone, and never holds the others back. A claim carries the channel's
+   receipt for the outage's first delivered notice, so later ones join its thread.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from lvmbeat_monitor.model import (
     NoticeKind,
     Outage,
     Pending,
+    Receipt,
 )
 
 
@@ -62,6 +67,8 @@ class Policy:
     check_period: timedelta  # from LVMBEAT_CHECK_SCHEDULE
     channels: tuple[str, ...] = ("email",)
     claim_lease: timedelta = CLAIM_LEASE
+    # LVMBEAT_REMIND_EVERY; zero: no reminders.
+    remind_every: timedelta = timedelta(0)
 
     @property
     def late_after(self) -> timedelta:
@@ -86,6 +93,7 @@ class CheckOutcome(StrEnum):
     WATCHING = "watching"  # heartbeat late, grace not over
     DISABLED = "disabled"  # monitoring is off: nothing new decided
     WAITING = "waiting"  # outage declared, no heartbeat since
+    REMINDER = "reminder"  # outage declared, no heartbeat since: REMIND queued
     ALERT = "alert"  # outage declared now: DOWN queued
     ALL_CLEAR = "all_clear"  # a heartbeat ended the outage: UP queued
 
@@ -96,6 +104,9 @@ class Claim:
 
     channel: str
     notice: Notice
+    # The channel's receipt for the outage's first delivered notice (Slack ts, email
+    # Message-ID): what this notice replies to. None: it starts the thread.
+    thread: str | None = None
 
 
 @dataclass(frozen=True)
@@ -194,7 +205,7 @@ def _transition(
         if last_seen is None or (
             outage.last_seen is not None and last_seen <= outage.last_seen
         ):
-            return CheckOutcome.WAITING, state, ()
+            return _remind(state, outage, now, policy, make_id)
         notice = Notice(
             id=make_id(),
             kind=NoticeKind.UP,
@@ -202,6 +213,7 @@ def _transition(
             last_seen=outage.last_seen,
             silent_since=outage.silent_since,
             back_at=last_seen,
+            outage_id=outage.id,
         )
         ended, dropped = queue(replace(state, outage=None), notice, policy)
         return CheckOutcome.ALL_CLEAR, ended, dropped
@@ -212,16 +224,48 @@ def _transition(
     if silence <= policy.grace:
         quiet = silence <= policy.late_after
         return (CheckOutcome.QUIET if quiet else CheckOutcome.WATCHING), state, ()
+    notice_id = make_id()
     notice = Notice(
-        id=make_id(),
+        id=notice_id,
         kind=NoticeKind.DOWN,
         decided_at=now,
         last_seen=last_seen,
         silent_since=since,
+        outage_id=notice_id,
     )
     outage = Outage(notice.id, now, last_seen, since)
     declared, dropped = queue(replace(state, outage=outage), notice, policy)
     return CheckOutcome.ALERT, declared, dropped
+
+
+def _remind(
+    state: MonitorState,
+    outage: Outage,
+    now: datetime,
+    policy: Policy,
+    make_id: IdFactory,
+) -> tuple[CheckOutcome, MonitorState, tuple[Notice, ...]]:
+    """Queue the reminder that is due, if one is. Reminder n is due `n * remind_every`
+    after the outage was declared; when checks missed several (the monitor was away),
+    only the latest is sent: people need to hear "still down" once, not a burst."""
+    every = policy.remind_every
+    if every <= timedelta(0):
+        return CheckOutcome.WAITING, state, ()
+    due = (now - outage.declared_at) // every
+    if due <= outage.reminded:
+        return CheckOutcome.WAITING, state, ()
+    notice = Notice(
+        id=make_id(),
+        kind=NoticeKind.REMIND,
+        decided_at=now,
+        last_seen=outage.last_seen,
+        silent_since=outage.silent_since,
+        outage_id=outage.id,
+        reminder=due,
+    )
+    counted = replace(state, outage=replace(outage, reminded=due))
+    reminded, dropped = queue(counted, notice, policy)
+    return CheckOutcome.REMINDER, reminded, dropped
 
 
 # --- the outbox ----------------------------------------------------------------------
@@ -265,7 +309,8 @@ def claim_heads(
             continue
         claimed = replace(delivery, claim=token, claimed_until=now + policy.claim_lease)
         state = _replace_pending(state, pending.with_delivery(channel, claimed))
-        claims.append(Claim(channel, pending.notice))
+        thread = state.thread_of(pending.notice.outage_id, channel)
+        claims.append(Claim(channel, pending.notice, thread))
     return state, tuple(claims), tuple(busy)
 
 
@@ -292,11 +337,14 @@ def settle(
     state: MonitorState,
     results: Mapping[tuple[str, str], str | None],
     token: str,
+    receipts: Mapping[tuple[str, str], str] | None = None,
 ) -> MonitorState | None:
     """The state once sends came back: `results` maps (notice id, channel) to None
     (delivered) or the kind of error. A delivered channel leaves the notice; a failed
-    one is released (if still ours) so the next check retries it. None: nothing to
-    write (someone else settled it already)."""
+    one is released (if still ours) so the next check retries it. `receipts` maps
+    (notice id, channel) to what the channel answered; the first one of an outage on
+    a channel becomes that outage's thread there. None: nothing to write (someone
+    else settled it already)."""
     settled = state
     for (notice_id, channel), error in results.items():
         pending = next((p for p in settled.outbox if p.notice.id == notice_id), None)
@@ -305,10 +353,36 @@ def settle(
             continue  # delivered and recorded by another writer meanwhile
         if error is None:
             settled = _replace_pending(settled, pending.with_delivery(channel, None))
+            receipt = (receipts or {}).get((notice_id, channel))
+            settled = _keep_receipt(settled, pending.notice, channel, receipt)
         elif delivery.claim == token:
             failed = Delivery(attempts=delivery.attempts + 1, error=error)
             settled = _replace_pending(settled, pending.with_delivery(channel, failed))
+    settled = _forget_finished_threads(settled)
     return None if settled == state else settled
+
+
+def _keep_receipt(
+    state: MonitorState, notice: Notice, channel: str, receipt: str | None
+) -> MonitorState:
+    """Record the outage's thread root on this channel, unless it has one: a forced
+    repeat or a reminder never moves the thread."""
+    outage_id = notice.outage_id
+    if receipt is None or outage_id is None:
+        return state
+    if state.thread_of(outage_id, channel) is not None:
+        return state
+    root = Receipt(outage_id, channel, receipt)
+    return replace(state, receipts=(*state.receipts, root))
+
+
+def _forget_finished_threads(state: MonitorState) -> MonitorState:
+    """Keep receipts only for the declared outage and outages with notices queued."""
+    live = {p.notice.outage_id for p in state.outbox}
+    if state.outage is not None:
+        live.add(state.outage.id)
+    kept = tuple(r for r in state.receipts if r.outage_id in live)
+    return state if kept == state.receipts else replace(state, receipts=kept)
 
 
 # --- operator actions ----------------------------------------------------------------
@@ -404,13 +478,21 @@ def _operator_down(
             outage.last_seen,
             outage.silent_since,
             forced=True,
+            outage_id=outage.id,
         )
         return notice, state
     since = silence_start(state, last_seen)
     # Claim a silence only if there is one.
     silent_since = since if now - since > policy.late_after else None
+    notice_id = make_id()
     notice = Notice(
-        make_id(), NoticeKind.DOWN, now, last_seen, silent_since, forced=True
+        notice_id,
+        NoticeKind.DOWN,
+        now,
+        last_seen,
+        silent_since,
+        forced=True,
+        outage_id=notice_id,
     )
     outage = Outage(notice.id, now, last_seen, silent_since)
     return notice, replace(state, outage=outage)
@@ -428,6 +510,7 @@ def _operator_up(
         silent_since=outage.silent_since if outage else None,
         back_at=last_seen,
         forced=True,
+        outage_id=outage.id if outage else None,
     )
     # The operator says LCO is up: a silence counts afresh from now, so a still-silent
     # LCO is alerted again after a whole grace, not at the next check.

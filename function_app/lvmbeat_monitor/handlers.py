@@ -15,7 +15,7 @@ import azure.functions as func
 
 from lvmbeat_monitor import __version__
 from lvmbeat_monitor.clock import iso_z
-from lvmbeat_monitor.mail import subject_for
+from lvmbeat_monitor.messages import subject_for
 from lvmbeat_monitor.model import NoticeKind
 from lvmbeat_monitor.responses import (
     BadRequest,
@@ -74,6 +74,18 @@ async def disable(req: func.HttpRequest) -> func.HttpResponse:
 async def email_test(req: func.HttpRequest) -> func.HttpResponse:
     await _send_test("email")
     return json_response({"message": "Email sent."})
+
+
+@keyed_route
+async def slack_test(req: func.HttpRequest) -> func.HttpResponse:
+    await _send_test("slack")
+    return json_response({"message": "Slack message sent."})
+
+
+@keyed_route
+async def webhook_test(req: func.HttpRequest) -> func.HttpResponse:
+    await _send_test("webhook")
+    return json_response({"message": "Webhook called."})
 
 
 @keyed_route

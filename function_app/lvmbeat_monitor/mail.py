@@ -26,9 +26,7 @@ from pathlib import Path
 
 from typing import Protocol
 
-from lvmbeat_monitor.clock import human_duration, iso_z
 from lvmbeat_monitor.errors import DeliveryError, ErrorKind
-from lvmbeat_monitor.model import Notice, NoticeKind
 from lvmbeat_monitor.settings import EmailBackend, Settings, SettingsError
 
 
@@ -57,64 +55,6 @@ class _NothingToClose:
         return None
 
 
-# --- what the emails say -----------------------------------------------------------
-
-
-def subject_for(notice: Notice, site: str) -> str:
-    if notice.kind is NoticeKind.DOWN:
-        return f"{site} internet is down"
-    return f"RESOLVED: {site} internet is up"
-
-
-def body_for(notice: Notice, site: str, send_email_after: int) -> str:
-    last = iso_z(notice.last_seen)
-    last_line = (
-        f"Last heartbeat: {last} (UTC)"
-        if last
-        else f"Last heartbeat: none since the monitor started counting at "
-        f"{iso_z(notice.silent_since)} (UTC)"
-    )
-    forced = (
-        "\nThis notification was sent on request (/notify).\n" if notice.forced else ""
-    )
-    if notice.kind is NoticeKind.DOWN:
-        return (
-            f"The lvmbeat monitor has not received a heartbeat from {site} for more "
-            f"than {human_duration(send_email_after)}.\n\n"
-            f"{last_line}\n"
-            f"Outage declared: {iso_z(notice.decided_at)} (UTC)\n\n"
-            f"{site} may have lost its internet connection, or the lvmbeat actor "
-            "stopped calling the monitor. You will get a RESOLVED email when "
-            f"heartbeats resume.\n{forced}"
-        )
-    start = notice.last_seen or notice.silent_since
-    back = notice.back_at
-    lasted = (
-        f"The outage lasted about {human_duration((back - start).total_seconds())} "
-        "(until the first heartbeat the monitor saw again).\n"
-        if back and start
-        else ""
-    )
-    return (
-        f"Heartbeats from {site} have resumed.\n\n"
-        f"{last_line.replace('Last heartbeat', 'Last heartbeat before the outage')}\n"
-        f"Heartbeat seen again: {iso_z(back) or 'not yet'} (UTC)\n"
-        f"{lasted}{forced}"
-    )
-
-
-def test_subject(site: str) -> str:
-    return f"TEST: {site} internet monitor email"
-
-
-def test_body(site: str, now: datetime) -> str:
-    return (
-        f"This is a test of the lvmbeat monitor's alert email for {site}, sent at "
-        f"{iso_z(now)} (UTC) on request (/email-test).\n\n"
-        "If you read this, alerts reach you. Nothing is wrong.\n"
-    )
-
-
 def compose(
     settings: Settings,
     subject: str,
@@ -122,12 +62,15 @@ def compose(
     now: datetime,
     *,
     notice_id: str | None = None,
+    in_reply_to: str | None = None,
 ) -> EmailMessage:
     """A plain-text message with the configured sender, recipients and reply-to.
 
     With `notice_id`, the Message-ID is derived from the notice, so a notice resent
     after a crash between send and confirm carries the same Message-ID as its first
     copy, and mail systems that drop duplicates by Message-ID drop the repeat.
+    `in_reply_to` (the outage's first message, as stored when it went out) threads
+    the all-clear and reminders under the alert in mail clients.
     """
     if not settings.email_from_address:
         raise SettingsError(
@@ -151,6 +94,9 @@ def compose(
         message["Message-ID"] = f"<lvmbeat.{notice_id}@{sender_domain or 'localhost'}>"
     else:
         message["Message-ID"] = make_msgid(domain=sender_domain or None)
+    if in_reply_to is not None:
+        message["In-Reply-To"] = in_reply_to
+        message["References"] = in_reply_to
     message.set_content(body)
     return message
 

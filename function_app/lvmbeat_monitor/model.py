@@ -25,6 +25,7 @@ class NoticeKind(StrEnum):
 
     DOWN = "down"  # "LCO internet is down"
     UP = "up"  # "RESOLVED: LCO internet is up"
+    REMIND = "remind"  # "LCO internet is still down" (LVMBEAT_REMIND_EVERY)
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,12 @@ class Notice:
     back_at: datetime | None = None
     # Sent by an operator through /notify rather than decided by a check.
     forced: bool = False
+    # The outage this notice is about (the id of the DOWN that declared it): later
+    # notices of one outage are threaded to its first delivered one. None for an
+    # operator's /notify/up when no outage was declared.
+    outage_id: str | None = None
+    # For REMIND: which reminder of the outage this is (1, 2, ...).
+    reminder: int = 0
 
 
 @dataclass(frozen=True)
@@ -99,6 +106,21 @@ class Outage:
     declared_at: datetime
     last_seen: datetime | None  # the last heartbeat before it
     silent_since: datetime | None  # where its silence was counted from
+    # Reminders queued so far (LVMBEAT_REMIND_EVERY): the check that finds reminder
+    # n+1 due queues it and writes n+1 here in the same conditional write, so racing
+    # checkers queue each reminder once.
+    reminded: int = 0
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What a channel answered for the first notice of an outage it delivered (Slack:
+    the message's `ts`; email: its Message-ID): the thread later notices of the same
+    outage join."""
+
+    outage_id: str
+    channel: str
+    value: str
 
 
 @dataclass(frozen=True)
@@ -119,6 +141,9 @@ class MonitorState:
     # Notices not yet delivered on every channel, oldest first. Each channel takes them
     # in this order, so nobody gets an all-clear before the alert it resolves.
     outbox: tuple[Pending, ...] = ()
+    # Thread roots of outages that are declared or still have notices queued; the
+    # others are forgotten when their last notice is delivered.
+    receipts: tuple[Receipt, ...] = ()
 
     def is_disabled(self, now: datetime) -> bool:
         return self.disabled_until is not None and now < self.disabled_until
@@ -129,4 +154,11 @@ class MonitorState:
             delivery = pending.delivery(channel)
             if delivery is not None:
                 return pending, delivery
+        return None
+
+    def thread_of(self, outage_id: str | None, channel: str) -> str | None:
+        """The receipt later notices of this outage thread to on this channel."""
+        for receipt in self.receipts:
+            if receipt.outage_id == outage_id and receipt.channel == channel:
+                return receipt.value
         return None

@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from lvmbeat_monitor import __version__
-from lvmbeat_monitor.channels import Channel, build_channels
+from lvmbeat_monitor.channels import ENABLING_SETTING, Channel, build_channels
 from lvmbeat_monitor.clock import Clock, SystemClock, iso_z
 from lvmbeat_monitor.decide import (
     MAX_OUTBOX,
@@ -84,6 +84,7 @@ class Sent:
     channel: str
     notice: Notice
     error: DeliveryError | None = None
+    receipt: str | None = None  # what the channel answered (threads later notices)
 
 
 @dataclass(frozen=True)
@@ -143,6 +144,7 @@ class MonitorService:
             grace=timedelta(seconds=settings.send_email_after),
             check_period=settings.check_period,
             channels=tuple(sorted(self.channels)),
+            remind_every=timedelta(seconds=settings.remind_every),
         )
 
     async def close(self) -> None:
@@ -278,8 +280,11 @@ class MonitorService:
         """Send a TEST message on one channel; DeliveryError on failure."""
         target = self.channels.get(channel)
         if target is None:
+            setting = ENABLING_SETTING.get(channel, "its settings")
             raise DeliveryError(
-                f"The {channel} channel is not configured.", ErrorKind.MISCONFIGURED
+                f"The {channel} channel is not configured; set {setting} to turn it "
+                "on.",
+                ErrorKind.MISCONFIGURED,
             )
         async with asyncio.timeout(SEND_DEADLINE.total_seconds()):
             await target.send_test(self.clock.now())
@@ -315,7 +320,11 @@ class MonitorService:
                 f"{self.policy.gap_after.total_seconds():g}",
                 past_due,
             )
-        elif outcome in (CheckOutcome.ALERT, CheckOutcome.ALL_CLEAR):
+        elif outcome in (
+            CheckOutcome.ALERT,
+            CheckOutcome.ALL_CLEAR,
+            CheckOutcome.REMINDER,
+        ):
             log.info("Check: %s.", outcome)
         self._log_dropped(decision)
         sent, state = await self._deliver(decision.claims, state, etag, token)
@@ -397,7 +406,9 @@ class MonitorService:
         notice, channel = claim.notice, self.channels[claim.channel]
         try:
             async with asyncio.timeout(SEND_DEADLINE.total_seconds()):
-                await channel.deliver(notice, self.clock.now())
+                receipt = await channel.deliver(
+                    notice, self.clock.now(), thread=claim.thread
+                )
         except DeliveryError as error:
             log.error(
                 "The %s notification %s was not delivered on %s: %s",
@@ -431,12 +442,13 @@ class MonitorService:
                 claim.channel, notice, DeliveryError(repr(error), ErrorKind.INTERNAL)
             )
         log.info(
-            "Delivered the %s notification %s on %s.",
+            "Delivered the %s notification %s on %s%s.",
             notice.kind,
             notice.id,
             claim.channel,
+            " in the outage's thread" if claim.thread else "",
         )
-        return Sent(claim.channel, notice)
+        return Sent(claim.channel, notice, receipt=receipt)
 
     async def _settle(
         self,
@@ -451,9 +463,10 @@ class MonitorService:
             (a.notice.id, a.channel): (a.error.kind if a.error else None)
             for a in attempts
         }
+        receipts = {(a.notice.id, a.channel): a.receipt for a in attempts if a.receipt}
         try:
             for _ in range(MAX_RACE_ATTEMPTS):
-                after = settle(state, results, token) if state else None
+                after = settle(state, results, token, receipts) if state else None
                 if after is None:
                     return state, etag
                 try:

@@ -47,6 +47,8 @@ class StorageAuth(StrEnum):
 
 
 DEFAULT_CHECK_SCHEDULE = "*/30 * * * * *"
+# Slack's Web API; LVMBEAT_SLACK_API_URL points elsewhere (a proxy, the tests' server).
+DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 TABLE_NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9]{2,62}$")
 
 # The settings the monitor reads in Azure, which infra/main.bicep must set on the
@@ -73,8 +75,13 @@ SECRET_SETTINGS: frozenset[str] = frozenset(
         "AzureWebJobsStorage",
         "LVMBEAT_ACS_CONNECTION_STRING",
         "LVMBEAT_EMAIL_PASSWORD",
+        "LVMBEAT_SLACK_TOKEN",
+        "LVMBEAT_WEBHOOK_SECRET",
     }
 )
+# Settings whose values errors never repeat: the secrets, and the webhook URL, which
+# often carries its receiver's token in the path (though it is no Key Vault secret).
+NEVER_SHOWN: frozenset[str] = SECRET_SETTINGS | {"LVMBEAT_WEBHOOK_URL"}
 
 
 class SettingsError(ValueError):
@@ -127,6 +134,23 @@ class Settings(BaseModel):
     # relay, the test suite's CA). Unset in production: system trust.
     email_ca_file: Path | None = Field(None, alias="LVMBEAT_EMAIL_CA_FILE")
 
+    # Slack (slack.py): configured when the token is set.
+    slack_token: SecretStr | None = Field(None, alias="LVMBEAT_SLACK_TOKEN")
+    slack_channel: str = Field("lvm-alerts", alias="LVMBEAT_SLACK_CHANNEL")
+    # Put on alerts and reminders: @here, @channel, <@U…> user ids, <!subteam^…>.
+    slack_mentions: str = Field("@here", alias="LVMBEAT_SLACK_MENTIONS")
+    slack_api_url: str = Field(DEFAULT_SLACK_API_URL, alias="LVMBEAT_SLACK_API_URL")
+    # The webhook (webhook.py): configured when the URL is set.
+    webhook_url: SecretStr | None = Field(None, alias="LVMBEAT_WEBHOOK_URL")
+    webhook_secret: SecretStr | None = Field(None, alias="LVMBEAT_WEBHOOK_SECRET")
+    # Seconds between "still down" reminders during an outage; 0: none.
+    remind_every: int = Field(0, alias="LVMBEAT_REMIND_EVERY", ge=0)
+    # Set by the platform on every function app: its default host name
+    # (<app>.azurewebsites.net; custom domains are not reflected), which messages use
+    # to point people at /status and /disable. learn.microsoft.com/azure/app-service/
+    # reference-app-settings ("WEBSITE_HOSTNAME"). Unset locally: routes alone.
+    website_hostname: str | None = Field(None, alias="WEBSITE_HOSTNAME")
+
     @field_validator("check_schedule")
     @classmethod
     def _six_fields(cls, value: str) -> str:
@@ -154,6 +178,33 @@ class Settings(BaseModel):
         if value is not None and not re.match(r"^https?://[^/\s]+", value):
             raise ValueError("expected a URL such as https://<name>.<service-domain>")
         return value.rstrip("/") if value else value
+
+    @field_validator("slack_api_url")
+    @classmethod
+    def _api_base(cls, value: str) -> str:
+        if not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError("expected a URL such as https://slack.com/api/")
+        return value if value.endswith("/") else value + "/"
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _webhook(cls, value: SecretStr | None) -> SecretStr | None:
+        # The message never repeats the value: it may hold a credential.
+        if value is not None and not re.match(
+            r"^https?://[^/\s]+", value.get_secret_value()
+        ):
+            raise ValueError("expected an http:// or https:// URL")
+        return value
+
+    @field_validator("slack_channel")
+    @classmethod
+    def _channel_name(cls, value: str) -> str:
+        value = value.strip().removeprefix("#")
+        if not value or any(ch.isspace() for ch in value):
+            raise ValueError(
+                "expected a Slack channel name (lvm-alerts) or id (C0123456789)"
+            )
+        return value
 
     @field_validator("email_recipients", mode="before")
     @classmethod
@@ -189,6 +240,25 @@ class Settings(BaseModel):
                 f"{2 * period:g} or check more often"
             )
         return self
+
+    @model_validator(mode="after")
+    def _reminders_apart(self) -> Settings:
+        # A check queues at most one reminder, so a shorter interval could not be kept.
+        period = self.check_period.total_seconds()
+        if 0 < self.remind_every < period:
+            raise ValueError(
+                f"LVMBEAT_REMIND_EVERY={self.remind_every} is shorter than one check "
+                f"period of LVMBEAT_CHECK_SCHEDULE={self.check_schedule!r} "
+                f"({period:g} s); set it to 0 (no reminders) or at least {period:g}"
+            )
+        return self
+
+    @property
+    def status_url(self) -> str | None:
+        """Where people see the monitor's state, when the host name is known."""
+        if not self.website_hostname:
+            return None
+        return f"https://{self.website_hostname.strip().rstrip('/')}/status"
 
     @property
     def check_period(self) -> timedelta:
@@ -255,7 +325,7 @@ def _describe(error: ValidationError, given: Mapping[str, str]) -> str:
             problems.append(f"{reason}.")
             continue
         name = str(detail["loc"][0])
-        if name in SECRET_SETTINGS:
+        if name in NEVER_SHOWN:
             problems.append(f"Setting {name} is malformed: {reason}.")
         else:
             problems.append(f"Setting {name}={given.get(name)!r} is invalid: {reason}.")

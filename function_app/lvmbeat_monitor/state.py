@@ -40,6 +40,7 @@ from lvmbeat_monitor.model import (
     NoticeKind,
     Outage,
     Pending,
+    Receipt,
 )
 from lvmbeat_monitor.settings import Settings, StorageAuth
 
@@ -51,6 +52,8 @@ HEARTBEAT_ROW = "heartbeat"
 STATE_ROW = "state"
 # The layout of the state entity. A row of another layout (the 1.0 one) is read as no
 # state: the next check writes a fresh one over it, counting the silence from then.
+# Properties added later (reminders, receipts, a notice's outage) are optional and
+# read with their defaults, so a row written before them keeps its outage and outbox.
 STATE_SCHEMA = 2
 
 # Heartbeats and checks must fail fast when storage is away: a few quick retries,
@@ -253,8 +256,14 @@ def entity_from_state(state: MonitorState) -> dict[str, Any]:
         "outage_declared_at": _iso(outage.declared_at) if outage else None,
         "outage_last_seen": _iso(outage.last_seen) if outage else None,
         "outage_silent_since": _iso(outage.silent_since) if outage else None,
+        "outage_reminded": outage.reminded if outage and outage.reminded else None,
         "outbox": json.dumps([_pending_json(p) for p in state.outbox])
         if state.outbox
+        else None,
+        "receipts": json.dumps(
+            [[r.outage_id, r.channel, r.value] for r in state.receipts]
+        )
+        if state.receipts
         else None,
     }
     return {key: value for key, value in entity.items() if value is not None}
@@ -268,6 +277,7 @@ def state_from_entity(entity: dict[str, Any]) -> MonitorState:
             declared_at=_time(entity["outage_declared_at"]),
             last_seen=_time(entity.get("outage_last_seen")),
             silent_since=_time(entity.get("outage_silent_since")),
+            reminded=int(entity.get("outage_reminded") or 0),
         )
     outbox = tuple(_pending(item) for item in json.loads(entity.get("outbox") or "[]"))
     return MonitorState(
@@ -276,6 +286,9 @@ def state_from_entity(entity: dict[str, Any]) -> MonitorState:
         disabled_until=_time(entity.get("disabled_until")),
         outage=outage,
         outbox=outbox,
+        receipts=tuple(
+            Receipt(*item) for item in json.loads(entity.get("receipts") or "[]")
+        ),
     )
 
 
@@ -290,6 +303,8 @@ def _pending_json(pending: Pending) -> dict[str, Any]:
             "silent_since": _iso(notice.silent_since),
             "back_at": _iso(notice.back_at),
             "forced": notice.forced,
+            "outage_id": notice.outage_id,
+            "reminder": notice.reminder,
         },
         "deliveries": {
             channel: {
@@ -313,6 +328,8 @@ def _pending(item: dict[str, Any]) -> Pending:
         silent_since=_time(raw.get("silent_since")),
         back_at=_time(raw.get("back_at")),
         forced=bool(raw.get("forced", False)),
+        outage_id=raw.get("outage_id"),
+        reminder=int(raw.get("reminder", 0)),
     )
     deliveries = tuple(
         (

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 from lvmbeat_local.repository import RepositoryNotFound, find_repository
 
@@ -129,11 +130,13 @@ def test_the_monitor_extra_is_what_azure_installs_from_requirements_txt():
         line = line.split("#")[0].strip()
         if line:
             pinned = Requirement(line)
-            pins[pinned.name] = next(iter(pinned.specifier)).version
+            pins[canonicalize_name(pinned.name)] = next(iter(pinned.specifier)).version
     for requirement in _requirements("monitor"):
-        assert requirement.name in pins, f"{requirement} is not in requirements.txt"
-        assert requirement.specifier.contains(pins[requirement.name]), (
-            f"requirements.txt pins {requirement.name}=={pins[requirement.name]}, "
+        # pip matches names case-, dash- and underscore-blind (slack_sdk == slack-sdk).
+        name = canonicalize_name(requirement.name)
+        assert name in pins, f"{requirement} is not in requirements.txt"
+        assert requirement.specifier.contains(pins[name]), (
+            f"requirements.txt pins {name}=={pins[name]}, "
             f"outside pyproject's {requirement}"
         )
 

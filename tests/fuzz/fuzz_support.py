@@ -30,6 +30,8 @@ ROUTES = {
     "enable": "/enable",
     "disable": "/disable",
     "email_test": "/email-test",
+    "slack_test": "/slack-test",
+    "webhook_test": "/webhook-test",
     "notify": "/notify/{kind}",
     "version": "/version",
 }

@@ -42,6 +42,16 @@ def test_make_run_serves_the_monitor_with_a_key_and_stops_everything_on_ctrl_c(
         # The run's key guards function-level routes (the real app's, once merged).
         assert "LVMBEAT_FUNCTION_KEY is not set" not in output.read_text()
         assert key not in output.read_text()
+        # Slack and the webhook have local stand-ins that print what they get.
+        for route in ("slack-test", "webhook-test"):
+            answer = httpx.post(
+                f"{monitor}/{route}", headers={"x-functions-key": key}, timeout=30
+            )
+            assert answer.status_code == 200, answer.text
+        shown = output.read_text()
+        assert "[slack] Slack message" in shown
+        assert "*TEST: LCO internet monitor Slack*" in shown
+        assert "[webhook] Webhook POST (signature ok" in shown
     finally:
         driver.send_signal(signal.SIGINT)
         code = driver.wait(timeout=90)

@@ -16,28 +16,9 @@ from bicep_reader import Deployment, dotted, edit
 from lvmbeat_monitor.settings import DEFAULT_CHECK_SCHEDULE, SET_BY_INFRA, Settings
 
 
-# The channel settings that ../shared/CONTRACT.md (settings table) adds for issue 13,
-# which infra sets (LVMBEAT_SLACK_API_URL it leaves at Slack's own). They are written
-# here because the settings model that reads them is built on another branch: until
-# that branch is merged, the cross-check below tolerates exactly these names, and only
-# while the model does not read them; once it does, this set has no effect.
-CONTRACT_CHANNEL_SETTINGS = frozenset(
-    {
-        "LVMBEAT_SLACK_TOKEN",
-        "LVMBEAT_SLACK_CHANNEL",
-        "LVMBEAT_SLACK_MENTIONS",
-        "LVMBEAT_WEBHOOK_URL",
-        "LVMBEAT_WEBHOOK_SECRET",
-        "LVMBEAT_REMIND_EVERY",
-    }
-)
-
-
 def settings_read_by_the_monitor() -> frozenset[str]:
-    """The setting names the monitor reads (its model's aliases), plus the channel
-    settings of the CONTRACT that its model does not read yet (see above)."""
-    aliases = frozenset(field.alias for field in Settings.model_fields.values())
-    return aliases | (CONTRACT_CHANNEL_SETTINGS - aliases)
+    """The setting names the monitor reads (its model's aliases)."""
+    return frozenset(field.alias for field in Settings.model_fields.values())
 
 
 def unread_settings(template_names: set[str], read: frozenset[str]) -> list[str]:
@@ -88,16 +69,6 @@ def test_the_channel_check_trips_on_a_setting_nobody_reads(infra_copy: Path):
     assert unread_settings(names, settings_read_by_the_monitor()) == [
         "LVMBEAT_SLACK_COLOUR"
     ]
-
-
-def test_the_contract_tolerance_covers_only_the_contract_channel_settings():
-    # A name outside the CONTRACT's list is not excused by it.
-    read = settings_read_by_the_monitor()
-    assert "LVMBEAT_SLACK_API_URL" not in CONTRACT_CHANNEL_SETTINGS
-    assert unread_settings({"LVMBEAT_SLACK_WORKSPACE"}, read) == [
-        "LVMBEAT_SLACK_WORKSPACE"
-    ]
-    assert unread_settings(set(CONTRACT_CHANNEL_SETTINGS), read) == []
 
 
 def test_a_required_setting_made_conditional_trips_the_cross_check(infra_copy: Path):

@@ -394,3 +394,97 @@ def test_a_timed_disable_that_ran_out_is_reported_enabled():
     assert "already" in decision.message
     assert decision.new_state.disabled_until is None
     assert replace(decision.new_state, disabled_until=None).counting_from == s(60)
+
+
+# --- reminders and threads (issue 13) ----------------------------------------------
+
+REMINDING = Policy(
+    grace=GRACE,
+    check_period=PERIOD,
+    channels=("email", "slack"),
+    remind_every=timedelta(seconds=600),
+)
+
+
+def delivered_with_receipts(decision, token="a"):
+    """Every claim delivered; each channel answers with a receipt naming the notice."""
+    results = {(c.notice.id, c.channel): None for c in decision.claims}
+    receipts = {key: f"{key[1]}:{key[0]}" for key in results}
+    return settle(decision.new_state, results, token, receipts) or decision.new_state
+
+
+def run_reminding(state, last_seen, start, end):
+    decisions = []
+    for at in range(start, end + 1, 30):
+        decision = check(state, last_seen, s(at), policy=REMINDING)
+        decisions.append((at, decision))
+        if decision.new_state is not None:
+            state = delivered_with_receipts(decision)
+    return state, decisions
+
+
+def test_each_reminder_is_queued_once_by_the_check_that_finds_it_due():
+    # Alert at 330 s; reminders 600 s and 1200 s after it.
+    state, decisions = run_reminding(initial_state(s(0)), s(0), 30, 1560)
+    assert at_outcome(decisions, CheckOutcome.REMINDER) == [930, 1530]
+    numbers = [
+        claim.notice.reminder
+        for _, d in decisions
+        for claim in d.claims
+        if claim.notice.kind is NoticeKind.REMIND and claim.channel == "email"
+    ]
+    assert numbers == [1, 2] and state.outage.reminded == 2
+    # A racing checker that read the state before the reminder was queued loses the
+    # ETag race and re-decides on the new state: nothing more is due.
+    assert check(state, s(0), s(1540), policy=REMINDING).outcome is (
+        CheckOutcome.WAITING
+    )
+
+
+def test_no_reminder_without_the_setting_or_while_disabled_or_after_the_all_clear():
+    _, plain = run_checks(initial_state(s(0)), s(0), 30, 1560)
+    assert not at_outcome(plain, CheckOutcome.REMINDER)
+    state, _ = run_reminding(initial_state(s(0)), s(0), 30, 600)
+    off = decide_disable(state, s(610), None).new_state
+    _, disabled = run_reminding(off, s(0), 630, 1800)
+    assert not at_outcome(disabled, CheckOutcome.REMINDER)
+    clear = check(state, s(700), s(720), policy=REMINDING)
+    assert clear.outcome is CheckOutcome.ALL_CLEAR
+    _, after = run_reminding(delivered_with_receipts(clear), s(700), 750, 1000)
+    assert not at_outcome(after, CheckOutcome.REMINDER)
+
+
+def test_reminders_missed_while_the_monitor_was_away_come_as_one():
+    state, _ = run_reminding(initial_state(s(0)), s(0), 30, 330)
+    late = check(state, s(0), s(330 + 1900), policy=REMINDING)
+    assert late.outcome is CheckOutcome.REMINDER
+    assert [c.notice.reminder for c in late.claims] == [3, 3]
+
+
+def test_later_notices_of_an_outage_thread_to_its_first_delivered_one():
+    state, decisions = run_reminding(initial_state(s(0)), s(0), 30, 960)
+    alert = next(d for _, d in decisions if d.outcome is CheckOutcome.ALERT)
+    down = alert.claims[0].notice
+    assert all(c.thread is None for c in alert.claims)
+    reminder = next(d for _, d in decisions if d.outcome is CheckOutcome.REMINDER)
+    assert {c.channel: c.thread for c in reminder.claims} == {
+        "email": f"email:{down.id}",
+        "slack": f"slack:{down.id}",
+    }
+    clear = check(state, s(970), s(990), policy=REMINDING)
+    assert {c.thread for c in clear.claims} == {f"email:{down.id}", f"slack:{down.id}"}
+    assert clear.claims[0].notice.outage_id == down.id
+    # Once the all-clear is out everywhere, the outage's receipts are forgotten.
+    assert delivered_with_receipts(clear).receipts == ()
+
+
+def test_a_forced_repeat_of_the_alert_does_not_move_the_thread():
+    state, decisions = run_reminding(initial_state(s(0)), s(0), 30, 360)
+    down = next(d for _, d in decisions if d.outcome is CheckOutcome.ALERT)
+    repeat = decide_notify(
+        state, s(0), NoticeKind.DOWN, s(400), REMINDING, force=True, token="a"
+    )
+    after = delivered_with_receipts(repeat)
+    assert after.thread_of(down.claims[0].notice.id, "slack") == (
+        f"slack:{down.claims[0].notice.id}"
+    )

@@ -13,11 +13,10 @@ from lvmbeat_monitor.mail import (
     MailError,
     OutboxMailer,
     SmtpMailer,
-    body_for,
     build_mailer,
     compose,
-    subject_for,
 )
+from lvmbeat_monitor.messages import Site, render
 from lvmbeat_monitor.model import Notice, NoticeKind
 from lvmbeat_monitor.settings import SettingsError, load_settings
 
@@ -39,13 +38,8 @@ def alert_message(settings):
         last_seen=START.replace(minute=0),
         silent_since=START,
     )
-    return compose(
-        settings,
-        subject_for(notice, settings.site_name),
-        body_for(notice, settings.site_name, settings.send_email_after),
-        START,
-        notice_id=notice.id,
-    )
+    message = render(notice, START, Site(settings.site_name))
+    return compose(settings, message.subject, message.text, START, notice_id=notice.id)
 
 
 def test_a_message_has_the_headers_mail_clients_expect():
@@ -60,7 +54,7 @@ def test_a_message_has_the_headers_mail_clients_expect():
     assert parsedate_to_datetime(message["Date"]) == START
     assert message["Message-ID"].endswith("@monitor.test>")
     assert message.get_content_type() == "text/plain"
-    assert "Last heartbeat: 2026-03-01T12:00:00Z (UTC)" in message.get_content()
+    assert "Last heartbeat: 2026-03-01 12:00:00 UTC" in message.get_content()
 
 
 def test_every_attempt_at_one_notice_carries_the_same_message_id():
@@ -82,8 +76,9 @@ def test_the_all_clear_says_how_long_the_outage_lasted():
         silent_since=START,
         back_at=START.replace(hour=13, minute=2, second=5),
     )
-    assert subject_for(notice, "LCO") == "RESOLVED: LCO internet is up"
-    assert "lasted about 1 h 2 min 5 s" in body_for(notice, "LCO", 300)
+    message = render(notice, START, Site("LCO"))
+    assert message.subject == "RESOLVED: LCO internet is up"
+    assert "lasted about 1 h 2 min 5 s" in message.text
 
 
 def test_missing_sender_or_recipients_are_named():

@@ -26,6 +26,8 @@ CONTRACT = {
     "enable": ({"GET", "POST"}, "FUNCTION"),
     "disable": ({"GET", "POST"}, "FUNCTION"),
     "email-test": ({"GET", "POST"}, "FUNCTION"),
+    "slack-test": ({"GET", "POST"}, "FUNCTION"),
+    "webhook-test": ({"GET", "POST"}, "FUNCTION"),
     "notify/{kind}": ({"GET", "POST"}, "FUNCTION"),
     "version": ({"GET"}, "ANONYMOUS"),
 }

@@ -62,8 +62,17 @@ async def test_it_sends_one_alert_and_one_all_clear_for_an_outage(
     await run_checks(service, clock, 120, heartbeat_every=10)
     assert subjects(smtp_server) == [DOWN, UP]
     alert, all_clear = (mail.message for mail in smtp_server.sink.messages)
-    assert "Last heartbeat: 2026-03-01T12:00:00Z (UTC)" in alert.get_content()
+    # The silence it states is the real one (grace 60 s, checks every 10 s), not the
+    # threshold; the time is given in UTC and in Chile's (UTC-3 in March).
+    assert "No heartbeat from LCO for 1 min 10 s." in alert.get_content()
+    assert (
+        "Last heartbeat: 2026-03-01 12:00:00 UTC (2026-03-01 09:00:00 -03 in Chile)"
+        in alert.get_content()
+    )
     assert "The outage lasted about 5 min 10 s" in all_clear.get_content()
+    # Mail clients show the all-clear under the alert.
+    assert all_clear["In-Reply-To"] == alert["Message-ID"]
+    assert all_clear["References"] == alert["Message-ID"]
     assert (await service.status())["active"] is False
 
 

@@ -3,6 +3,7 @@ costs in storage requests, counted on the wire."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from datetime import timedelta
 
@@ -18,6 +19,7 @@ from lvmbeat_monitor.model import (
     NoticeKind,
     Outage,
     Pending,
+    Receipt,
 )
 from lvmbeat_monitor.state import PARTITION, STATE_ROW, StateChanged
 
@@ -35,11 +37,14 @@ async def test_the_state_survives_a_round_trip_through_the_table(
         forced=True,
     )
     up = replace(notice, id="n2", kind=NoticeKind.UP, back_at=START, forced=False)
+    remind = replace(
+        notice, id="n3", kind=NoticeKind.REMIND, outage_id="n1", reminder=2
+    )
     state = MonitorState(
         counting_from=START - timedelta(days=1, microseconds=7),
         last_check=START,
         disabled_until=NEVER,
-        outage=Outage("n1", START, START - timedelta(seconds=301), None),
+        outage=Outage("n1", START, START - timedelta(seconds=301), None, reminded=2),
         outbox=(
             Pending(
                 notice,
@@ -49,6 +54,11 @@ async def test_the_state_survives_a_round_trip_through_the_table(
                 ),
             ),
             Pending(up, (("slack", Delivery(attempts=1, error="rate_limited")),)),
+            Pending(remind, (("webhook", Delivery()),)),
+        ),
+        receipts=(
+            Receipt("n1", "slack", "1772366400.000100"),
+            Receipt("n1", "email", "<lvmbeat.n1@monitor.test>"),
         ),
     )
     await store.save(state, None)
@@ -173,3 +183,26 @@ async def test_what_an_outage_costs_in_storage_requests(
         "waiting": {(1, 1)},
         "all_clear": {(1, 2)},
     }
+
+
+def test_a_row_written_before_reminders_and_threads_keeps_its_outage_and_outbox():
+    """The fields issue 13 added are optional in the row: an outage declared by the
+    previous release is still ended, and its pending notice still delivered."""
+    from lvmbeat_monitor.state import entity_from_state, state_from_entity
+
+    notice = Notice("n1", NoticeKind.DOWN, START, START, START)
+    older = MonitorState(
+        counting_from=START,
+        last_check=START,
+        outage=Outage("n1", START, START, START),
+        outbox=(Pending(notice, (("email", Delivery()),)),),
+    )
+    entity = entity_from_state(older)
+    assert "receipts" not in entity and "outage_reminded" not in entity
+    outbox = json.loads(entity["outbox"])
+    for pending in outbox:
+        del pending["notice"]["outage_id"], pending["notice"]["reminder"]
+    entity["outbox"] = json.dumps(outbox)
+    read = state_from_entity(entity)
+    assert read == older
+    assert read.outage.reminded == 0 and read.receipts == ()

@@ -110,3 +110,57 @@ def test_a_ca_file_that_does_not_exist_is_named(tmp_path):
     missing = tmp_path / "nope.pem"
     with pytest.raises(SettingsError, match="LVMBEAT_EMAIL_CA_FILE"):
         load_settings({"LVMBEAT_EMAIL_CA_FILE": str(missing)})
+
+
+# --- Slack, webhook, reminders (issue 13) -------------------------------------------
+
+
+def test_slack_and_the_webhook_are_off_until_their_setting_is_set():
+    from lvmbeat_monitor.channels import build_channels
+
+    assert set(build_channels(load_settings({}))) == {"email"}
+    on = load_settings(
+        {
+            "LVMBEAT_SLACK_TOKEN": "xoxb-1",
+            "LVMBEAT_WEBHOOK_URL": "https://hooks.example.net/lvmbeat",
+        }
+    )
+    assert set(build_channels(on)) == {"email", "slack", "webhook"}
+    assert on.slack_channel == "lvm-alerts" and on.slack_mentions == "@here"
+    assert on.slack_api_url == "https://slack.com/api/" and on.remind_every == 0
+
+
+def test_a_channel_name_may_be_written_with_its_hash():
+    assert load_settings({"LVMBEAT_SLACK_CHANNEL": "#lvm-ops"}).slack_channel == (
+        "lvm-ops"
+    )
+
+
+def test_a_malformed_webhook_url_is_named_but_never_shown():
+    # A webhook URL often carries its receiver's token in the path.
+    with pytest.raises(SettingsError) as error:
+        load_settings({"LVMBEAT_WEBHOOK_URL": "hooks.example.net/T0KEN-in-path"})
+    assert "LVMBEAT_WEBHOOK_URL" in str(error.value)
+    assert "T0KEN" not in str(error.value)
+
+
+def test_reminders_more_often_than_the_checks_are_refused_naming_both_settings():
+    with pytest.raises(SettingsError) as error:
+        load_settings({"LVMBEAT_REMIND_EVERY": "10"})
+    assert "LVMBEAT_REMIND_EVERY=10" in str(error.value)
+    assert "LVMBEAT_CHECK_SCHEDULE" in str(error.value)
+    assert load_settings({"LVMBEAT_REMIND_EVERY": "1800"}).remind_every == 1800
+
+
+def test_the_status_url_comes_from_the_host_name_azure_sets():
+    assert load_settings({}).status_url is None
+    settings = load_settings({"WEBSITE_HOSTNAME": "lvmbeat-lco.azurewebsites.net"})
+    assert settings.status_url == "https://lvmbeat-lco.azurewebsites.net/status"
+
+
+def test_slack_mentions_become_slacks_markup():
+    from lvmbeat_monitor.slack import slack_mentions
+
+    assert slack_mentions("@here") == "<!here>"
+    assert slack_mentions("@channel, <@U024BE7LH>") == "<!channel> <@U024BE7LH>"
+    assert slack_mentions("") == ""

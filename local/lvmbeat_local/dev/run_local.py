@@ -29,6 +29,8 @@ from lvmbeat_local.dev.ports import (
     port_is_open,
     wait_for_port,
 )
+from lvmbeat_local.dev.slack_stub import slack_stand_in
+from lvmbeat_local.dev.webhook_stub import webhook_stand_in
 from lvmbeat_local.repository import RepositoryNotFound, find_repository
 
 
@@ -186,6 +188,7 @@ lvmbeat is running locally. Ctrl-C stops everything.
   function key     in {key}
   RabbitMQ         {RABBITMQ[0]}:{RABBITMQ[1]} (actors: lvmbeat, lvmecp)
   emails land in   {shown(OUTBOX)}/
+  Slack, webhook   printed here by local stand-ins ([slack], [webhook]); reminders every {os.environ.get("LVMBEAT_REMIND_EVERY", "60")} s
 
 In another terminal, from the repository root:
   .venv/bin/lvmbeat simulate overwatcher          # Overwatcher heartbeats (Ctrl-C stops)
@@ -257,6 +260,29 @@ def main() -> int:
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     monitor = monitor_part(azurite.connection_string, key)
+    # --- Slack and webhook stand-ins (issue 13): local servers that print what the
+    # monitor posts, so every channel shows in the walk-through. Token and secret are
+    # made for this run only.
+    channel_token = secrets.token_urlsafe(16)
+    stand_ins = [
+        slack_stand_in(
+            channel_token, lambda text: print(f"[slack] {text}", flush=True)
+        ),
+        webhook_stand_in(
+            channel_token, lambda text: print(f"[webhook] {text}", flush=True)
+        ),
+    ]
+    slack, webhook = (stand_in.start() for stand_in in stand_ins)
+    monitor.env.update(
+        {
+            "LVMBEAT_SLACK_TOKEN": channel_token,
+            "LVMBEAT_SLACK_API_URL": f"http://127.0.0.1:{slack.port}/api/",
+            "LVMBEAT_WEBHOOK_URL": f"http://127.0.0.1:{webhook.port}/lvmbeat",
+            "LVMBEAT_WEBHOOK_SECRET": channel_token,
+            "LVMBEAT_REMIND_EVERY": os.environ.get("LVMBEAT_REMIND_EVERY", "60"),
+        }
+    )
+    # --- end of the stand-ins' block (they stop below, with the other parts).
     parts = [monitor]
     try:
         monitor.start()
@@ -292,6 +318,8 @@ def main() -> int:
     finally:
         for part in reversed(parts):
             part.stop()
+        for stand_in in stand_ins:
+            stand_in.stop()
         azurite.stop()
         KEY_FILE.unlink(missing_ok=True)
     print("Everything started by `make run` has stopped.")
