@@ -38,7 +38,9 @@ from azure.core.exceptions import (
 from azure.data.tables import UpdateMode
 from azure.data.tables.aio import TableClient
 
+from lvmbeat_monitor.clock import iso_z
 from lvmbeat_monitor.model import NEVER, MonitorState, Notice, NoticeKind, Outage
+from lvmbeat_monitor.state import StorageUnavailable
 
 
 log = logging.getLogger(__name__)
@@ -282,6 +284,12 @@ class AzureHistoryLog:
                 break  # one page: the read is bounded whatever the table holds
         except ResourceNotFoundError:
             return History()
+        except AzureError as error:
+            raise StorageUnavailable(
+                f"Could not read the outage history in table "
+                f"{self._table.table_name!r} ({_reason(error)}). Check the storage "
+                "settings and that the storage account is up."
+            ) from error
         outages = tuple(_outage(r) for r in rows if r.get("kind") == OUTAGE)
         windows = tuple(_window(r) for r in rows if r.get("kind") == WINDOW)
         return History(outages, windows, truncated=len(rows) >= MAX_ROWS)
@@ -482,3 +490,36 @@ def _reason(error: AzureError) -> str:
     """The kind of failure, without the service's text (it may name the account)."""
     status = getattr(error, "status_code", None)
     return f"{type(error).__name__}, HTTP {status}" if status else type(error).__name__
+
+
+# --- /history's JSON ----------------------------------------------------------------
+
+
+def history_json(history: History, now: datetime, days: int) -> dict[str, Any]:
+    """What `/history` answers: outages newest first (the CONTRACT's fields), and
+    the maintenance windows beside them."""
+    return {
+        "days": days,
+        "outages": [outage_json(outage, now) for outage in history.outages],
+        "windows": [
+            {
+                "started_at": iso_z(w.started_at),
+                "until": iso_z(w.until),
+                "ended_at": iso_z(w.ended_at),
+            }
+            for w in history.windows
+        ],
+        "truncated": history.truncated,
+    }
+
+
+def outage_json(outage: OutageRecord, now: datetime) -> dict[str, Any]:
+    return {
+        "id": outage.id,
+        "silent_since": iso_z(outage.silent_since),
+        "alerted_at": iso_z(outage.alerted_at),
+        "back_at": iso_z(outage.back_at),
+        "ended_at": iso_z(outage.ended_at),
+        "duration_s": round(outage.duration(now).total_seconds()),
+        "channels": list(outage.reached),
+    }

@@ -104,6 +104,10 @@ def _parameter_regex(
     group = rf"(?P<{name}>{body})"
     if not match["optional"]:
         return group, False
+    if last and match.start() == 0:
+        # `{page?}` alone, under routePrefix "": the site root or one segment (the
+        # path's leading slash is already in the pattern).
+        return rf"(?:{group})?", False
     if not (last and after_slash):
         raise RouteError(
             f"{what}: optional {{{name}?}} must be the last segment of {template!r}."
