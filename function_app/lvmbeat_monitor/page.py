@@ -166,7 +166,8 @@ def _timeline_section(
 ) -> str:
     start = now - timedelta(days=TIMELINE_DAYS)
     segments = timeline_segments(condition, status, history, now)
-    width, height, bar = 700, 46, 28
+    # Phone-shaped units: at 375 px the labels are drawn near their own size.
+    width, height, bar = 350, 46, 28
 
     def x(moment: datetime) -> float:
         share = (min(max(moment, start), now) - start) / (now - start)
@@ -182,7 +183,7 @@ def _timeline_section(
         label = f"{segment.kind}: {_utc(segment.start)} to {_utc(segment.end)}"
         parts.append(
             f'<rect class="seg seg-{segment.kind}" x="{left}" y="0" '
-            f'width="{max(right - left, 1.5)}" height="{bar}">'
+            f'width="{max(right - left, 2)}" height="{bar}">'
             f"<title>{_e(label)}</title></rect>"
         )
     day = datetime(start.year, start.month, start.day, tzinfo=UTC) + timedelta(days=1)
@@ -201,11 +202,12 @@ def _timeline_section(
     return (
         f'<section id="timeline"><h2>Last {TIMELINE_DAYS} days</h2>'
         f'<svg role="img" aria-label="{_e(summary)}" viewBox="0 0 {width} {height}" '
-        f'preserveAspectRatio="none" class="timeline">{"".join(parts)}</svg>'
-        '<p class="legend"><span class="key key-up"></span>up '
-        '<span class="key key-down"></span>down '
-        '<span class="key key-disabled"></span>monitoring disabled '
-        '<span class="key key-unknown"></span>no heartbeat yet</p>'
+        f'class="timeline">{"".join(parts)}</svg>'
+        '<p class="legend">'
+        '<span><span class="key key-up"></span>up</span> '
+        '<span><span class="key key-down"></span>down</span> '
+        '<span><span class="key key-disabled"></span>monitoring disabled</span> '
+        '<span><span class="key key-unknown"></span>no heartbeat yet</span></p>'
         f"<p class='summary'>{_e(summary)} Dates in UTC.</p></section>"
     )
 
@@ -369,16 +371,17 @@ h3{font-size:1rem;margin:.2rem 0}
 dl.facts{display:grid;grid-template-columns:minmax(7rem,auto) 1fr;gap:.15rem .8rem;
 margin:.3rem 0}
 dt{color:var(--muted)}dd{margin:0}
-table{width:100%;border-collapse:collapse}
+table{width:100%;border-collapse:collapse;overflow-wrap:normal}
 th,td{text-align:left;padding:.25rem .4rem;border-bottom:1px solid #eaeef2}
 .channel-error td:last-child{color:var(--down);font-weight:600}
 .channel-pending td:nth-child(2){color:var(--late);font-weight:600}
-svg.timeline{display:block;width:100%;height:3.2rem}
+svg.timeline{display:block;width:100%;height:auto;max-height:7rem}
 .seg-up{fill:var(--up)}.seg-down{fill:var(--down)}
 .seg-disabled{fill:var(--disabled)}.seg-unknown{fill:var(--unknown)}
 .tick{stroke:#fff;stroke-width:1}
 svg text{font-size:11px;fill:var(--muted)}
 .legend{font-size:.9rem;color:var(--muted)}
+.legend>span{white-space:nowrap}
 .key{display:inline-block;width:.8rem;height:.8rem;border-radius:2px;
 margin:0 .25rem 0 .6rem;vertical-align:-1px}
 .key-up{background:var(--up)}.key-down{background:var(--down)}
@@ -397,10 +400,11 @@ TEMPLATE = """<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta http-equiv="refresh" content="{refresh}">
+<link rel="icon" href="data:,">
 <title>{title}</title>
 <style>{css}</style>
 </head>
-<body class="page state-{condition}">
+<body class="page page-{condition}">
 {body}
 </body>
 </html>
