@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Coroutine, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -97,12 +98,13 @@ def page_host(monitor_env, smtp_server, monkeypatch) -> Iterator[PageHost]:
     prepared.timers.clear()
     stop = asyncio.Event()
     serving = asyncio.run_coroutine_threadsafe(serve(prepared, stop), loop.loop)
-    waited = 0
+    # Ready when it accepts connections (polled, as tests/host's fixtures do).
+    deadline = time.monotonic() + 30
     while not port_is_open("127.0.0.1", port, timeout=0.2):
         if serving.done():
             serving.result()  # raises the host's error
-        waited += 1
-        assert waited < 100, "the local host did not start listening"
+        assert time.monotonic() < deadline, "the local host did not start listening"
+        time.sleep(0.05)
     try:
         yield PageHost(f"http://127.0.0.1:{port}", service, clock, loop, smtp_server)
     finally:
