@@ -55,6 +55,7 @@ lint: install
 
 pytest: install
 	scripts/ensure_rabbitmq.sh
+	scripts/ensure_chromium.sh
 	@# pytest exits 5 when it collected nothing: a test command that tests nothing fails.
 	@status=0; $(BIN)/pytest || status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests; the suite is missing." >&2; fi; \

@@ -67,6 +67,22 @@ async def version(req: func.HttpRequest) -> func.HttpResponse:
     return await handlers.version(req)
 
 
+@app.route(route="history", methods=["GET"], auth_level=OPEN)
+async def history(req: func.HttpRequest) -> func.HttpResponse:
+    return await handlers.history(req)
+
+
+# The status page at the site root. An empty route would fall back to the function's
+# name (Azure: route "" or none means the function name); an optional segment with
+# routePrefix "" in host.json makes the root match, and literal routes above still win
+# (Microsoft's "Customize the HTTP endpoint", functions-bindings-http-webhook-trigger;
+# azure-functions-host PR 1102 "Allow HTTP functions to be invoked at site root").
+# The handler answers 404 when the segment is given.
+@app.route(route="{page?}", methods=["GET"], auth_level=OPEN)
+async def page(req: func.HttpRequest) -> func.HttpResponse:
+    return await handlers.page(req)
+
+
 # use_monitor: Azure records schedule occurrences in AzureWebJobsStorage, so past_due
 # is reported after a restart (by default it is not for sub-minute schedules). The
 # check logs it; its rules need no flag: every check records itself, so a missed run

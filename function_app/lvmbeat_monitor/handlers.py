@@ -15,8 +15,10 @@ import azure.functions as func
 
 from lvmbeat_monitor import __version__
 from lvmbeat_monitor.clock import iso_z
+from lvmbeat_monitor.history import DEFAULT_RETENTION_DAYS, history_json
 from lvmbeat_monitor.messages import subject_for
 from lvmbeat_monitor.model import NoticeKind
+from lvmbeat_monitor.page import PAGE_DAYS, refresh_period, render_page
 from lvmbeat_monitor.responses import (
     BadRequest,
     NotFound,
@@ -32,6 +34,8 @@ log = logging.getLogger(__name__)
 
 # A timed disable longer than this is surely a typo; /disable without minutes exists.
 MAX_DISABLE_MINUTES = 7 * 24 * 60
+# /history?days= (CONTRACT: 1 to 400).
+MAX_HISTORY_DAYS = DEFAULT_RETENTION_DAYS
 # ASCII digits only: int() would also take "+7", "1_0" and other scripts' digits.
 WHOLE_NUMBER = re.compile(r"[0-9]{1,6}")
 
@@ -135,6 +139,34 @@ async def version(req: func.HttpRequest) -> func.HttpResponse:
     return json_response({"version": __version__})
 
 
+@open_route
+async def history(req: func.HttpRequest) -> func.HttpResponse:
+    days = _days(req.params.get("days"))
+    monitor = service()
+    found = await monitor.history(days)
+    return json_response(history_json(found, monitor.clock.now(), days))
+
+
+@open_route
+async def page(req: func.HttpRequest) -> func.HttpResponse:
+    """The status page at the site root. Its route has an optional segment (see
+    function_app.py); anything in it is a path that does not exist."""
+    if req.route_params.get("page"):
+        raise NotFound("No such page; the status page is at /.")
+    monitor = service()
+    status_now = await monitor.status()
+    found = await monitor.history(PAGE_DAYS)
+    refresh = refresh_period(monitor.settings.check_period)
+    document = render_page(status_now, found, monitor.clock.now(), refresh=refresh)
+    return func.HttpResponse(
+        document,
+        status_code=200,
+        mimetype="text/html",
+        charset="utf-8",
+        headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"},
+    )
+
+
 async def check(timer: func.TimerRequest) -> None:
     """The timer: one check. A check that fails (storage, settings, a delivery)
     raises after logging, so the invocation counts as failed in Azure Monitor; the
@@ -174,6 +206,23 @@ def _minutes(raw: str | None) -> int | None:
             "/disable without minutes to disable until /enable."
         )
     return minutes
+
+
+def _days(raw: str | None) -> int:
+    """`?days=N` for /history: whole days, 1 to MAX_HISTORY_DAYS, default 30."""
+    if raw is None:
+        return PAGE_DAYS
+    if not WHOLE_NUMBER.fullmatch(raw.strip()):
+        raise BadRequest(
+            f"days={raw!r} is not a whole number of days; e.g. /history?days=30."
+        )
+    days = int(raw)
+    if not 1 <= days <= MAX_HISTORY_DAYS:
+        raise BadRequest(
+            f"days={days} is out of range; use 1 to {MAX_HISTORY_DAYS} "
+            f"(default {PAGE_DAYS})."
+        )
+    return days
 
 
 def _flag(name: str, raw: str | None) -> bool:

@@ -44,6 +44,13 @@ from lvmbeat_monitor.decide import (
     silence_start,
 )
 from lvmbeat_monitor.errors import DeliveryError, ErrorKind
+from lvmbeat_monitor.history import (
+    History,
+    HistoryLog,
+    delivery_facts,
+    history_for,
+    transition_facts,
+)
 from lvmbeat_monitor.model import MonitorState, Notice, NoticeKind
 from lvmbeat_monitor.settings import Settings
 from lvmbeat_monitor.state import (
@@ -134,9 +141,14 @@ class MonitorService:
         clock: Clock | None = None,
         channels: Mapping[str, Channel] | None = None,
         make_id: Callable[[], str] = new_id,
+        history: HistoryLog | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
+        # What happened, for people (the status page, /history); outside the state.
+        self.history_log = history or history_for(
+            store, retention_days=settings.history_days
+        )
         self.clock = clock or SystemClock()
         self.channels = dict(build_channels(settings) if channels is None else channels)
         self._make_id = make_id
@@ -209,6 +221,10 @@ class MonitorService:
             "version": __version__,
             "now": iso_z(now),
         }
+
+    async def history(self, days: int) -> History:
+        """Outages and maintenance windows of the last `days` days, newest first."""
+        return await self.history_log.read(self.clock.now() - timedelta(days=days))
 
     def _condition(
         self, state: MonitorState | None, last_seen: datetime | None, now: datetime
@@ -361,6 +377,10 @@ class MonitorService:
                 etag = await self.store.save(decision.new_state, snapshot.etag)
             except StateChanged:
                 continue  # another writer won (or ours applied): read, decide again
+            # After the ETag write, never inside it: history cannot block an alert.
+            await self.history_log.record(
+                transition_facts(snapshot.state, decision.new_state, now), now
+            )
             return decision, decision.new_state, etag
         raise Contended(
             f"Other writers changed the monitor state {MAX_RACE_ATTEMPTS} times in a "
@@ -470,10 +490,16 @@ class MonitorService:
                 if after is None:
                     return state, etag
                 try:
-                    return after, await self.store.save(after, etag)
+                    saved = await self.store.save(after, etag)
                 except StateChanged:
                     snapshot = await self.store.read()
                     state, etag = snapshot.state, snapshot.etag
+                    continue
+                delivered = [(a.notice, a.channel) for a in attempts if not a.error]
+                now = self.clock.now()
+                facts = delivery_facts(delivered, after, now)
+                await self.history_log.record(facts, now)
+                return after, saved
         except StorageUnavailable as error:
             log.error(
                 "Recording the outcome of %s failed: %s A later check may send the "

@@ -106,6 +106,9 @@ class Settings(BaseModel):
     send_email_after: int = Field(300, alias="LVMBEAT_SEND_EMAIL_AFTER", gt=0)
     check_schedule: str = Field(DEFAULT_CHECK_SCHEDULE, alias="LVMBEAT_CHECK_SCHEDULE")
     site_name: str = Field("LCO", alias="LVMBEAT_SITE_NAME")
+    # Days of outage history kept (history.py); older rows are deleted as new ones
+    # come. /history?days= reads at most 400 of them.
+    history_days: int = Field(400, alias="LVMBEAT_HISTORY_DAYS", ge=1, le=3650)
 
     storage_connection_string: SecretStr | None = Field(
         None, alias="LVMBEAT_STORAGE_CONNECTION_STRING"

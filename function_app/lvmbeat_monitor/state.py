@@ -137,6 +137,11 @@ class AzureTableStore:
     def table_name(self) -> str:
         return self._table.table_name
 
+    @property
+    def table_client(self) -> TableClient:
+        """The table, for the outage history's rows beside the state (history.py)."""
+        return self._table
+
     async def close(self) -> None:
         await self._table.close()
         if self._service is not None:

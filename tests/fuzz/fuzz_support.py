@@ -34,7 +34,11 @@ ROUTES = {
     "webhook_test": "/webhook-test",
     "notify": "/notify/{kind}",
     "version": "/version",
+    "history": "/history",
+    "page": "/{page?}",  # the status page (HTML) at the site root
 }
+# Routes whose successful answer is an HTML page rather than JSON (errors stay JSON).
+HTML_ROUTES = frozenset({"page"})
 
 
 def assert_sound_answer(
@@ -44,6 +48,7 @@ def assert_sound_answer(
     secrets: Iterable[str],
     echoed: str = "",
     has_body: bool = True,
+    html: bool = False,
 ) -> None:
     """No 5xx outside the contract's, JSON always, `{"error": ...}` on errors, no
     traceback and no secret. `echoed` is the request's own text: a marker the caller
@@ -55,6 +60,9 @@ def assert_sound_answer(
     for marker in TRACE_MARKERS:
         assert marker not in text or marker in echoed, f"a traceback: {text}"
     if not has_body:
+        return
+    if html:
+        assert status == 200 and text.startswith("<!doctype html>"), text[:200]
         return
     try:
         document = json.loads(body)

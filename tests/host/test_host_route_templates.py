@@ -30,17 +30,27 @@ def test_an_empty_route_is_the_site_root():
     assert match("", "/") == {}
 
 
+def test_a_lone_optional_segment_is_the_root_or_one_segment():
+    # The status page's `{page?}` under routePrefix "": `/` and `/x`, not `/x/y`.
+    assert match("{page?}", "/") == {"page": None}
+    assert match("{page?}", "/favicon.ico") == {"page": "favicon.ico"}
+    assert match("{page?}", "/a/b") is None
+    assert match("items/{id?}", "/items") == {"id": None}
+    assert match("items/{id?}", "/items/7") == {"id": "7"}
+
+
 @pytest.mark.parametrize(
     "template",
     [
         "items/{id:int}",  # a constraint
-        "items/{id?}",  # optional
+        "{id?}/items",  # optional, but not the last segment
         "files/{*path}",  # catch-all
         "items/{unclosed",
         "a{id}b",  # a parameter inside a segment
     ],
 )
 def test_templates_beyond_literals_and_plain_parameters_are_refused(template):
-    with pytest.raises(RouteError, match="literal segments and plain") as error:
+    refused = "literal segments and plain|only the last"
+    with pytest.raises(RouteError, match=refused) as error:
         compile_template(template, what="Function f")
     assert "Function f" in str(error.value) and template in str(error.value)

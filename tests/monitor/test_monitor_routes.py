@@ -30,6 +30,8 @@ CONTRACT = {
     "webhook-test": ({"GET", "POST"}, "FUNCTION"),
     "notify/{kind}": ({"GET", "POST"}, "FUNCTION"),
     "version": ({"GET"}, "ANONYMOUS"),
+    "history": ({"GET"}, "ANONYMOUS"),
+    "{page?}": ({"GET"}, "ANONYMOUS"),  # the status page at the site root
 }
 
 

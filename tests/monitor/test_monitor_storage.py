@@ -179,9 +179,12 @@ async def test_what_an_outage_costs_in_storage_requests(
     assert costs == {
         "quiet": {(1, 1)},
         "watching": {(1, 1)},
-        "alert": {(1, 2)},  # decide and claim, then settle after the send
+        # Decide and claim, then settle after the send; the history (history.py)
+        # adds the outage's row, a query for rows past retention, and the channel
+        # reached. Quiet, watching and waiting checks write no history.
+        "alert": {(1 + 1, 2 + 2)},
         "waiting": {(1, 1)},
-        "all_clear": {(1, 2)},
+        "all_clear": {(1, 2 + 1)},  # + the outage's end in its history row
     }
 
 

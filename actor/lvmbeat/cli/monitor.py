@@ -1,4 +1,4 @@
-"""`lvmbeat monitor serve`: the function app's local host.
+"""`lvmbeat monitor serve` (the function app's local host) and `monitor status`.
 
 The host lives in `lvmbeat_local`, outside the actor's package, with dependencies the
 actor does not install (extra `local`). This command is the one seam: it loads the host
@@ -96,3 +96,35 @@ def serve(
         raise click.ClickException(str(error)) from error
     except KeyboardInterrupt:  # Ctrl-C while the app was still being imported
         raise SystemExit(130) from None
+
+
+@monitor.command()
+@click.option(
+    "--url",
+    default=None,
+    help="The monitor's base URL (default: $LVMBEAT_OUTSIDE_MONITOR_URL without "
+    "/heartbeat, else http://127.0.0.1:7071, where `make run` serves it).",
+)
+def status(url: str | None) -> None:
+    """The status page's content in a terminal.
+
+    Exits 0 while LCO is up (or monitoring is disabled, or waiting for the first
+    heartbeat), 1 while LCO is down, 3 when the monitor cannot be reached.
+    """
+    from lvmbeat.cli.monitor_status import (
+        EXIT_UNREACHABLE,
+        MonitorUnreachable,
+        default_url,
+        exit_code,
+        fetch,
+        render,
+    )
+
+    base = url or default_url()
+    try:
+        status_now, history = fetch(base)
+    except MonitorUnreachable as error:
+        click.echo(f"Error: {error}", err=True)
+        raise SystemExit(EXIT_UNREACHABLE) from None
+    click.echo(render(status_now, history, base))
+    raise SystemExit(exit_code(status_now))

@@ -184,6 +184,7 @@ def print_guide(azurite_endpoint: str) -> None:
 lvmbeat is running locally. Ctrl-C stops everything.
 
   Azurite tables   {azurite_endpoint}
+  status page      {monitor}/   (open it in a browser; `lvmbeat monitor status` in a terminal)
   monitor          {monitor}   (check every {CHECK_SCHEDULE!r}, alert after {SEND_EMAIL_AFTER} s of silence)
   function key     in {key}
   RabbitMQ         {RABBITMQ[0]}:{RABBITMQ[1]} (actors: lvmbeat, lvmecp)

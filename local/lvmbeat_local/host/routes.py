@@ -1,10 +1,11 @@
 """Route templates as this app writes them: literal segments and `{name}` parameters.
 
 Azure routes follow ASP.NET: case-insensitive, one trailing slash ignored, literal
-routes win over parameterised ones. The monitor needs literal routes and one
-parameter (`notify/{kind}`); anything else (constraints, optional or catch-all
-parameters) is refused at start, naming the function, rather than served differently
-from Azure.
+routes win over parameterised ones. The monitor needs literal routes, one parameter
+(`notify/{kind}`) and one optional last segment (`{page?}`: the status page, which under
+routePrefix "" also matches the site root); anything else (constraints, catch-all
+parameters, an optional segment elsewhere) is refused at start, naming the function,
+rather than served differently from Azure.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from lvmbeat_local.host.errors import RouteError
 from lvmbeat_local.host.loader import HttpFunction
 
 
-_PARAMETER = re.compile(r"^\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)\}$")
+_PARAMETER = re.compile(r"^\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?P<optional>\??)\}$")
 _LITERAL = re.compile(r"^[^{}]*$")
 
 
@@ -39,9 +40,20 @@ def compile_template(template: str, *, what: str) -> tuple[re.Pattern[str], int]
     """Regex for a template such as `notify/{kind}`; the count of parameters."""
     pieces: list[str] = []
     count = 0
-    for segment in template.split("/") if template else []:
+    segments = template.split("/") if template else []
+    optional_tail = ""
+    for index, segment in enumerate(segments):
         parameter = _PARAMETER.match(segment)
-        if parameter:
+        if parameter and parameter["optional"]:
+            if index != len(segments) - 1:
+                raise RouteError(
+                    f"{what}: route template {template!r} has the optional "
+                    f"{segment!r} before its last segment; only the last may be."
+                )
+            # The segment and its slash are both optional: `{page?}` matches "/" too.
+            optional_tail = rf"(?:/(?P<{parameter['name']}>[^/]+))?"
+            count += 1
+        elif parameter:
             pieces.append(rf"(?P<{parameter['name']}>[^/]+)")
             count += 1
         elif _LITERAL.match(segment):
@@ -50,9 +62,12 @@ def compile_template(template: str, *, what: str) -> tuple[re.Pattern[str], int]
             raise RouteError(
                 f"{what}: route template {template!r} has segment {segment!r}; the "
                 "local host serves literal segments and plain {name} parameters only "
-                "(no constraints, optional or catch-all parameters)."
+                "and an optional last {name?} (no constraints or catch-all parameters)."
             )
     try:
+        if optional_tail:
+            head = "/" + "/".join(pieces) if pieces else ""
+            return re.compile(f"{head}{optional_tail}/?", re.IGNORECASE), count
         return re.compile("/" + "/".join(pieces), re.IGNORECASE), count
     except re.error as error:  # a parameter name used twice
         raise RouteError(
