@@ -70,6 +70,20 @@ def test_a_chunked_body_over_the_cap_answers_413_too(client):
     assert response.status_code == 413
 
 
+def test_an_answer_given_before_the_body_came_closes_the_connection_openly(
+    strict_host,
+):
+    # Found by fuzzing under load: the 401 went out with keep-alive while its body was
+    # still on the way; the host then dropped the connection, and the client's next
+    # request on it failed with no answer at all.
+    with connect(strict_host) as sock:
+        sock.sendall(b"POST /echo HTTP/1.1\r\nHost: lco\r\nContent-Length: 4\r\n\r\n")
+        raw = read_until_closed(sock)
+    head = raw.partition(b"\r\n\r\n")[0].decode("latin-1").lower().split("\r\n")
+    assert head[0] == "http/1.1 401 unauthorized"
+    assert "connection: close" in head
+
+
 def test_a_request_head_that_trickles_gets_408_and_the_connection_ends(strict_host):
     with connect(strict_host) as sock:
         sock.sendall(b"GET /report HTTP/1.1\r\nHost: lco\r\nX-Slow: ")

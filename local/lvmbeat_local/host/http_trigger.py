@@ -61,6 +61,12 @@ class HttpTriggers:
         except Exception:  # the host's own fault: logged in full, answered in JSON
             log.exception("The host failed on %s %s.", request.method, _logged(request))
             response = json_error(500, "The host failed; its log has the cause.")
+        if request.body_exists and not request.content.is_eof():
+            # Answered before the body was read (401, 404, 405, 413, ...), perhaps
+            # before it even arrived: aiohttp then drops the connection after the
+            # answer (lingering_time=0), so say so in the answer. Without it a client
+            # reuses the connection and its next request fails unanswered.
+            response.force_close()
         status = response.status
         duration_ms = (time.perf_counter() - started) * 1000
         log.info(
