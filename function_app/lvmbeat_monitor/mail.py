@@ -29,6 +29,7 @@ from typing import Protocol
 from lvmbeat_monitor.clock import human_duration, iso_z
 from lvmbeat_monitor.errors import DeliveryError, ErrorKind
 from lvmbeat_monitor.model import Notice, NoticeKind
+from lvmbeat_monitor.report import describe_report
 from lvmbeat_monitor.settings import EmailBackend, Settings, SettingsError
 
 
@@ -77,6 +78,8 @@ def body_for(notice: Notice, site: str, send_email_after: int) -> str:
     forced = (
         "\nThis notification was sent on request (/notify).\n" if notice.forced else ""
     )
+    said = f"{describe_report(notice.report, site)}\n" if notice.report else ""
+    last_line = f"{last_line}\n{said}".rstrip("\n")
     if notice.kind is NoticeKind.DOWN:
         return (
             f"The lvmbeat monitor has not received a heartbeat from {site} for more "
