@@ -74,3 +74,16 @@ def test_a_folder_without_function_app_py_is_refused_with_its_path(
     with pytest.raises(ServiceNotReady) as failure:
         start_host(tmp_path)
     assert f"{tmp_path} (--app-dir) has no function_app.py" in str(failure.value)
+
+
+def test_a_relative_outbox_in_local_settings_is_the_app_folders_as_under_func_start(
+    tmp_path, monkeypatch
+):
+    from lvmbeat.functions_host.settings import read_local_settings
+
+    app = tmp_path / "repo" / "function_app"
+    app.mkdir(parents=True)
+    write_local_settings(app, {"LVMBEAT_EMAIL_OUTBOX": "../.run/outbox"})
+    monkeypatch.chdir(tmp_path)  # started from anywhere but the app folder
+    values = read_local_settings(app)
+    assert values["LVMBEAT_EMAIL_OUTBOX"] == str(tmp_path / "repo" / ".run" / "outbox")

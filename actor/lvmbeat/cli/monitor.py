@@ -23,7 +23,13 @@ def monitor() -> None:
     help="Folder holding function_app.py and host.json "
     "(default: $LVMBEAT_FUNCTION_APP_DIR, else the repository's function_app/).",
 )
-def serve(host: str, port: int, app_dir: Path | None) -> None:
+@click.option(
+    "--verbose",
+    "-v",
+    is_flag=True,
+    help="Also log each request and each timer run (DEBUG).",
+)
+def serve(host: str, port: int, app_dir: Path | None, verbose: bool) -> None:
     """Serve every trigger of function_app.app locally, as `func start` would.
 
     HTTP triggers answer at their routes; timers run on their NCRONTAB schedules.
@@ -40,6 +46,9 @@ def serve(host: str, port: int, app_dir: Path | None) -> None:
     )
     # The Azure SDK logs every storage request at INFO; keep the host's lines readable.
     logging.getLogger("azure").setLevel(logging.WARNING)
+    if verbose:  # the host's and the app's own DEBUG lines, not every library's
+        for name in ("lvmbeat.functions_host", "lvmbeat_monitor"):
+            logging.getLogger(name).setLevel(logging.DEBUG)
     try:
         run_host(HostOptions(host=host, port=port, app_dir=app_dir))
     except HostError as error:

@@ -53,7 +53,10 @@ class HttpTriggers:
             response = json_error(500, "The host failed; its log has the cause.")
         status = response.status
         duration_ms = (time.perf_counter() - started) * 1000
-        log.info(
+        # Access lines at DEBUG (`lvmbeat monitor serve --verbose` shows them): a
+        # heartbeat every few seconds would bury everything else. Refusals stay INFO.
+        log.log(
+            logging.DEBUG if status < 400 else logging.INFO,
             "function=%s %s %s status=%d duration_ms=%.1f",
             name,
             request.method,
