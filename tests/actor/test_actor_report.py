@@ -5,6 +5,7 @@ monitor's own validation."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -151,3 +152,45 @@ async def test_a_blocking_network_check_going_down_is_logged_with_the_dome(
     [line] = [m for m in watch_lines(caplog, actor) if "'outside'" in m]
     assert line.startswith("network check 'outside' is down: not writing the PLC")
     assert "the dome closes in about" in line
+
+
+async def test_the_simulated_lvmecp_sets_the_network_flag_from_lvmbeat_status(
+    make_config, start_actor, start_ecp, outside_listener, caplog
+):
+    actor = await start_actor(make_config())
+    ecp = await start_ecp(beat_actor=actor.name, poll_interval=0.1)
+    await ecp.sim.polls.reach(1)
+    assert ecp.sim.network_failure is False
+
+    await outside_listener.close()
+    await actor.network.rounds.reach(actor.network.rounds.count + 3)
+    await ecp.sim.polls.reach(ecp.sim.polls.count + 1)
+    assert ecp.sim.network_failure is True
+    await outside_listener.open()
+    await actor.network.rounds.reach(actor.network.rounds.count + 1)
+    await ecp.sim.polls.reach(ecp.sim.polls.count + 1)
+
+    said = [
+        r.getMessage() for r in caplog.records if "network-failure" in r.getMessage()
+    ]
+    assert ecp.sim.network_failure is False
+    assert len(said) == 2
+    assert "internet: down" in said[0] and "flag is set" in said[0]
+    assert "flag is cleared" in said[1]
+
+
+async def test_the_simulated_lvmecp_says_each_plc_heartbeat_and_a_closed_dome(
+    start_ecp, client, caplog
+):
+    caplog.set_level(logging.INFO)
+    ecp = await start_ecp(dome_timeout=0.2)
+    await ecp.sim.wait_dome_closed()
+    ecp.sim.dome_timeout = 60  # reopened, it stays open for the rest of the test
+    for words in ("heartbeat", "open", "heartbeat"):
+        await asyncio.wait_for(await client.send_command(ecp.sim.name, words), 10)
+
+    said = [r.getMessage() for r in caplog.records if r.name == ecp.sim.log.name]
+    written = [m for m in said if m.startswith("PLC heartbeat written")]
+    assert "the dome stays closed until reopened" in written[0]
+    assert written[1] == "PLC heartbeat written; the dome stays open."
+    assert any("the PLC closes the dome" in m for m in said)

@@ -31,12 +31,26 @@ def simulate() -> None:
     type=float,
     help="Seconds without heartbeat before the PLC closes the dome.",
 )
+@click.option(
+    "--beat-actor",
+    default="lvmbeat",
+    show_default=True,
+    help="Actor whose `status` sets the PLC's network-failure flag, polled every "
+    "30 s as lvmecp does ('' for none). lvmecp polls `lvmbeat` whatever the actor's "
+    "actor.name says.",
+)
 @click.option("--host", default="localhost", show_default=True, help="RabbitMQ host.")
 @click.option("--port", default=5672, show_default=True, type=int)
 def ecp(
-    name: str, delay: float, fail: bool, dome_timeout: float, host: str, port: int
+    name: str,
+    delay: float,
+    fail: bool,
+    dome_timeout: float,
+    beat_actor: str,
+    host: str,
+    port: int,
 ) -> None:
-    """Run a simulated lvmecp that models the PLC heartbeat."""
+    """Run a simulated lvmecp that models the PLC heartbeat and network flag."""
     click.echo(
         f"Simulated {name} on {host}:{port}: heartbeat delay {delay} s, "
         f"{'failing' if fail else 'succeeding'}, dome closes after {dome_timeout} s "
@@ -52,6 +66,7 @@ def ecp(
                 failing=fail,
                 dome_timeout=dome_timeout,
                 verbose=logging.INFO,
+                beat_actor=beat_actor or None,
             )
         )
     )
