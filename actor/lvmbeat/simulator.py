@@ -184,11 +184,13 @@ class SimulatedEcp(AMQPActor):
         """Poll `<beat_actor> status` as lvmecp does and keep the network flag."""
         assert self.beat_actor is not None
         while True:
+            # Sleep first: lvmbeat starts after lvmecp, and a poll at once would
+            # only report that it is not there yet.
+            await asyncio.sleep(self.poll_interval)
             try:
                 await self.poll_network_once()
             except Exception:  # noqa: BLE001 - the loop must never die
                 self.log.exception(f"Polling {self.beat_actor} status failed.")
-            await asyncio.sleep(self.poll_interval)
 
     async def poll_network_once(self) -> None:
         """One poll; the flag changes only on an answer, each change logged once."""

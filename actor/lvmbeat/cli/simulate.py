@@ -75,7 +75,9 @@ def ecp(
 async def _send_periodically(
     client: AMQPClient, actor: str, heartbeat: str, interval: float
 ) -> None:
-    """`set` every interval, each bounded in time so a dead actor gets reported."""
+    """`set` every interval, each bounded in time so a dead actor gets reported.
+    The outcome is printed when it changes (not every few seconds)."""
+    said = None
     while True:
         command = await client.send_command(
             actor, f"set {heartbeat}", await_command=False
@@ -84,17 +86,20 @@ async def _send_periodically(
             await asyncio.wait_for(command, timeout=max(interval, 1.0))
         except TimeoutError:
             client.running_commands.pop(str(command.command_id), None)
-            click.echo(f"{actor} set {heartbeat}: no answer (is {actor} running?)")
+            outcome = f"no answer (is {actor} running?)"
         else:
             if command.status.did_succeed:
-                click.echo(f"{actor} set {heartbeat}: ok")
+                outcome = f"ok (every {interval:g} s; a change is printed)"
             else:
                 errors = [
                     reply.message["error"]
                     for reply in command.replies
                     if "error" in reply.message
                 ]
-                click.echo(f"{actor} set {heartbeat}: FAILED {errors}")
+                outcome = f"FAILED {errors}"
+        if outcome != said:
+            click.echo(f"{actor} set {heartbeat}: {outcome}")
+            said = outcome
         await asyncio.sleep(interval)
 
 
