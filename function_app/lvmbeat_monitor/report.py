@@ -96,7 +96,7 @@ def parse_report(body: bytes) -> Report | None:
         return None
     try:
         raw = json.loads(body)
-    except (UnicodeDecodeError, ValueError):
+    except (ValueError, RecursionError):  # RecursionError: nested too deep
         raise ReportRefused("body", "not JSON") from None
     if not isinstance(raw, dict):
         raise ReportRefused("body", "not a JSON object")

@@ -108,7 +108,8 @@ async def test_a_bad_report_costs_nothing_but_itself_and_is_named(env, change, f
 
 async def test_a_report_over_4_kib_or_not_json_is_refused_but_the_beat_counts(env):
     padded = {**REPORT, "padding": "x" * MAX_REPORT_BYTES}
-    for body in (json.dumps(padded).encode(), b"{not json", b"[1, 2]"):
+    bodies = (json.dumps(padded).encode(), b"{not json", b"[1, 2]", b"[" * 4000)
+    for body in bodies:
         status, answer = await post_heartbeat(body)
         assert status == 200 and "field 'body'" in answer["report_error"]
     assert (await get_status())["last_seen"] == answer["last_seen"]
