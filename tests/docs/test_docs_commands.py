@@ -216,13 +216,18 @@ def check_send(shown: Shown, words: list[str]) -> None:
 def monitor_routes() -> set[str]:
     import function_app
 
+    # azure-functions indexes an app once: forget our indexing before and after, so
+    # other tests (and the host) index it afresh.
     function_app.app.functions_bindings = None
     routes = {"/"}
-    for fn in function_app.app.get_functions():
-        for binding in fn.get_bindings():
-            route = getattr(binding, "route", None)
-            if route:
-                routes.add("/" + route.split("{")[0].rstrip("/"))
+    try:
+        for fn in function_app.app.get_functions():
+            for binding in fn.get_bindings():
+                route = getattr(binding, "route", None)
+                if route:
+                    routes.add("/" + route.split("{")[0].rstrip("/"))
+    finally:
+        function_app.app.functions_bindings = None
     return routes
 
 
