@@ -31,7 +31,7 @@ $(STAMPS)/python: $(BIN)/python pyproject.toml function_app/lvmbeat_monitor/VERS
 
 $(STAMPS)/node: package.json package-lock.json
 	@mkdir -p $(STAMPS)
-	@command -v npm >/dev/null || { echo "npm is required for Azurite; install Node.js 22+ and npm."; exit 1; }
+	@scripts/check_node.sh
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 

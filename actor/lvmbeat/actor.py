@@ -28,6 +28,7 @@ from lvmbeat.heartbeats import HeartbeatRegistry, UnknownHeartbeat
 from lvmbeat.network import NetworkMonitor
 from lvmbeat.outside import OutsidePinger
 from lvmbeat.tally import Tally
+from lvmbeat.watch import EmissionWatch
 
 
 # Seconds between attempts when the broker is not there at start.
@@ -175,9 +176,18 @@ class BeatActor(AMQPActor):
             config.heartbeats, timeout=config.timeout, clock=clock
         )
         self.network = NetworkMonitor(config.network, log=self.log)
-        self.outside = OutsidePinger(config.outside_monitor, log=self.log, clock=clock)
+        self.outside = OutsidePinger(
+            config.outside_monitor, log=self.log, clock=clock, report=self.report
+        )
         self.emitter = Emitter(
             config.ecp, send=self._send_ecp, log=self.log, clock=clock
+        )
+        self.watch = EmissionWatch(
+            self.heartbeats,
+            self.network,
+            lambda: self.emitter.last_emitted,
+            log=self.log,
+            clock=clock,
         )
         self._background: list[asyncio.Task[None]] = []
         #: Broker reconnections after a drop, awaitable (tests and tools).
@@ -202,6 +212,19 @@ class BeatActor(AMQPActor):
         else:
             detail = ""
         self.log.debug(f"Emission decision after set: {decision.value}{detail}.")
+        self.watch.evaluate()
+
+    def report(self) -> dict[str, Any]:
+        """LCO's last word, sent with every call to the external monitor (the body of
+        `POST /heartbeat`): what the people alerted need when LCO goes dark. Only
+        bools, times, the version and heartbeat names: no host, address or secret."""
+        return {
+            "version": __version__,
+            "critical_current": self.heartbeats.critical_current(),
+            "stale": self.heartbeats.stale_critical(),
+            "last_emitted_ecp": iso_z(self.emitter.last_emitted),
+            "network": {name: self.network.is_up(name) for name in ("lco", "outside")},
+        }
 
     def status(self) -> dict[str, Any]:
         """The `status` keywords (contract shape plus detail keywords)."""
@@ -281,6 +304,7 @@ class BeatActor(AMQPActor):
         self._background = [
             asyncio.create_task(self.network.run(), name="lvmbeat network probes"),
             asyncio.create_task(self.outside.run(), name="lvmbeat outside monitor"),
+            asyncio.create_task(self.watch.run(), name="lvmbeat emission watch"),
         ]
         return self
 

@@ -1,5 +1,9 @@
 """Calls the external monitor's `/heartbeat` each interval, so it sees LCO go quiet.
 
+Each call is a POST whose JSON body is the actor's report (LCO's last word: critical
+heartbeats, the last PLC heartbeat, network checks, the version), so the monitor can
+tell the people it alerts what LCO knew at its last contact.
+
 One `httpx.AsyncClient` for the actor's lifetime (connection reuse), a timeout shorter
 than the interval (a hung call never overlaps the next), the function key as the
 `x-functions-key` header (never in a log line), and a log line only when the monitor
@@ -10,7 +14,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from datetime import datetime
+
+from typing import Any
 
 import httpx
 
@@ -43,10 +50,15 @@ class OutsidePinger:
         *,
         log: logging.Logger,
         clock: Clock = utc_now,
+        report: Callable[[], dict[str, Any]] | None = None,
     ):
         self.config = config
         self.log = log
         self.clock = clock
+        self.report = report
+        # What the monitor said about the last report (None: accepted), logged once
+        # per change: a refused report costs LCO's last word, not the heartbeat.
+        self.report_error: str | None = None
         self.url = heartbeat_url(config.url) if config.url else None
         self.display_url = redacted(self.url) if self.url else None
         self.last_emitted: datetime | None = None
@@ -67,10 +79,12 @@ class OutsidePinger:
         return headers
 
     async def call_once(self) -> None:
-        """One GET of the heartbeat route; the outcome is recorded, never raised."""
+        """One POST of the heartbeat route, the report as its body; the outcome is
+        recorded, never raised."""
         assert self.url is not None and self._client is not None
+        body = self.report() if self.report is not None else None
         try:
-            response = await self._client.get(self.url)
+            response = await self._client.post(self.url, json=body)
             response.raise_for_status()
         except httpx.HTTPStatusError as error:
             self._record(f"the monitor answered HTTP {error.response.status_code}")
@@ -81,7 +95,24 @@ class OutsidePinger:
         else:
             self.last_emitted = self.clock()
             self._record(None)
+            self._record_report_answer(response)
         self.calls.add()
+
+    def _record_report_answer(self, response: httpx.Response) -> None:
+        try:
+            refused = response.json().get("report_error")
+        except (ValueError, AttributeError):
+            refused = None  # not the monitor's JSON: nothing said about the report
+        if refused == self.report_error:
+            return
+        if refused:
+            self.log.warning(
+                f"The outside monitor recorded the heartbeat but refused its report: "
+                f"{refused} Alerts will lack LCO's last word until this is fixed."
+            )
+        else:
+            self.log.info("The outside monitor accepts the report again.")
+        self.report_error = refused
 
     def _record(self, error: str | None) -> None:
         self.last_error = error

@@ -19,6 +19,7 @@ from lvmbeat_monitor.history import DEFAULT_RETENTION_DAYS, history_json
 from lvmbeat_monitor.messages import subject_for
 from lvmbeat_monitor.model import NoticeKind
 from lvmbeat_monitor.page import PAGE_DAYS, refresh_period, render_page
+from lvmbeat_monitor.report import ReportRefused, parse_report
 from lvmbeat_monitor.responses import (
     BadRequest,
     NotFound,
@@ -45,8 +46,23 @@ keyed_route = guarded(anonymous=False)
 
 @keyed_route
 async def heartbeat(req: func.HttpRequest) -> func.HttpResponse:
-    at = await service().heartbeat()
-    return json_response({"message": "Heartbeat received.", "last_seen": iso_z(at)})
+    """Record the heartbeat, with the actor's report when the body carries a valid
+    one. A refused report never costs the heartbeat: it is recorded all the same and
+    the answer names the refused field (`report_error`)."""
+    refused: ReportRefused | None = None
+    try:
+        report = parse_report(req.get_body() or b"")
+    except ReportRefused as error:
+        report, refused = None, error
+    at = await service().heartbeat(report)
+    answer = {"message": "Heartbeat received.", "last_seen": iso_z(at)}
+    if refused is not None:
+        log.warning("Heartbeat recorded; its report was refused: %s", refused)
+        answer["report_error"] = (
+            f"report refused, field {refused.field!r}: {refused.reason}. The "
+            "heartbeat was recorded without it."
+        )
+    return json_response(answer)
 
 
 @open_route

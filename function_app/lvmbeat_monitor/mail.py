@@ -15,6 +15,7 @@ holds no secret, and a kind that is safe to show anyone.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import smtplib
 import ssl
@@ -29,6 +30,8 @@ from typing import Protocol
 from lvmbeat_monitor.errors import DeliveryError, ErrorKind
 from lvmbeat_monitor.settings import EmailBackend, Settings, SettingsError
 
+
+log = logging.getLogger(__name__)
 
 # Per step (connect, each SMTP command); the whole send is bounded by the caller.
 SMTP_TIMEOUT_SECONDS = 15.0
@@ -154,13 +157,15 @@ class OutboxMailer(_NothingToClose):
                 "wb", dir=self.folder, suffix=".part", delete=False
             ) as handle:
                 handle.write(bytes(message))
-            os.replace(handle.name, self.folder / name)
+            path = self.folder / name
+            os.replace(handle.name, path)
         except OSError as error:
             raise MailError(
                 f"Could not write the message to the outbox {str(self.folder)!r}: "
                 f"{error.strerror or error}.",
                 ErrorKind.UNREACHABLE,
             ) from error
+        log.info("Email %r landed in the outbox: %s", message["Subject"], path)
 
 
 class SmtpMailer(_NothingToClose):

@@ -3,7 +3,8 @@
 Email, Slack and the webhook all send the same subject and text, rendered here from
 the notice's stored facts and the moment of sending: the alert states how long LCO has
 actually been silent (not the threshold), the last heartbeat in UTC and in Chile's
-local time (where the people who act on it are), what to check first, how to silence
+local time (where the people who act on it are), what LCO reported at its last contact,
+what to check first, how to silence
 it and where the status is. The webhook also sends the facts themselves (webhook.py),
 with the outage length from `outage_seconds` below, so both agree.
 """
@@ -16,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from lvmbeat_monitor.clock import human_duration
 from lvmbeat_monitor.model import Notice, NoticeKind
+from lvmbeat_monitor.report import describe_report
 
 
 # LCO's time zone. The tzdata package (a dependency) provides it where the host has no
@@ -115,6 +117,10 @@ def _still_silent(notice: Notice, now: datetime, site: Site) -> str:
         )
     else:
         lines.append("Last heartbeat: none recorded yet")
+    if notice.report is not None:
+        # LCO's last word: what the actor knew at its last contact (its report, kept
+        # with the heartbeat and attached when the notice is sent).
+        lines.append(describe_report(notice.report, site.name))
     if notice.kind is NoticeKind.DOWN:
         lines.append(f"Alert decided: {when(notice.decided_at)}")
     if notice.forced and lasted is not None:

@@ -10,9 +10,11 @@ and what is still to be delivered are all read from the fields below, never kept
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
+
+from lvmbeat_monitor.report import LastReport
 
 
 # `disabled_until` for a disable that lasts until /enable: later than any real time, so
@@ -53,6 +55,9 @@ class Notice:
     outage_id: str | None = None
     # For REMIND: which reminder of the outage this is (1, 2, ...).
     reminder: int = 0
+    # The actor's last report (LCO's last word), attached when the notice is sent. It
+    # is not stored with the notice: it lives once, with the heartbeat (state.py).
+    report: LastReport | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

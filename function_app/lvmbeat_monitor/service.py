@@ -15,6 +15,7 @@ with an error is recognised as ours on the re-read.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import logging
 import uuid
@@ -52,6 +53,7 @@ from lvmbeat_monitor.history import (
     transition_facts,
 )
 from lvmbeat_monitor.model import MonitorState, Notice, NoticeKind
+from lvmbeat_monitor.report import LastReport, Report
 from lvmbeat_monitor.settings import Settings
 from lvmbeat_monitor.state import (
     Snapshot,
@@ -167,10 +169,11 @@ class MonitorService:
 
     # --- hot path ---------------------------------------------------------------
 
-    async def heartbeat(self) -> datetime:
-        """Record a heartbeat: one unconditional write, no read, no sending."""
+    async def heartbeat(self, report: Report | None = None) -> datetime:
+        """Record a heartbeat and the actor's report that came with it: one
+        unconditional write, no read, no sending."""
         now = self.clock.now()
-        await self.store.record_heartbeat(now)
+        await self.store.record_heartbeat(now, report)
         return now
 
     # --- reads ------------------------------------------------------------------
@@ -216,6 +219,11 @@ class MonitorService:
             "last_error": errors[0] if errors else None,
             "channels": channels,
             "last_check": iso_z(state.last_check) if state else None,
+            # Anonymous on purpose: report.py lets only bools, times, a version and
+            # plain-word heartbeat names through, nothing an outsider should not see.
+            "last_report": snapshot.last_report.as_json()
+            if snapshot.last_report
+            else None,
             "send_email_after": self.settings.send_email_after,
             "site_name": self.settings.site_name,
             "version": __version__,
@@ -259,7 +267,7 @@ class MonitorService:
         what can go out now. It never overtakes a notice another writer is sending:
         on such a channel it waits its turn and a later check delivers it."""
         token = self._token()
-        decision, state, etag = await self._transact(
+        decision, state, etag, report = await self._transact(
             lambda snap, now: decide_notify(
                 snap.state,
                 snap.last_seen,
@@ -276,7 +284,7 @@ class MonitorService:
         notice = _queued_notice(decision, state)
         if notice is None:
             return NotifyResult(decision.message, None, active)
-        sent, state = await self._deliver(decision.claims, state, etag, token)
+        sent, state = await self._deliver(decision.claims, state, etag, token, report)
         waiting = _channels_holding(state, notice)
         log.info(
             "Operator notify: the %s notification %s; delivered on %s, waiting on %s.",
@@ -311,7 +319,7 @@ class MonitorService:
         """One periodic check. Raises CheckFailed after recording, when a delivery
         failed, so the timer invocation counts as failed."""
         token = self._token()
-        decision, state, etag = await self._transact(
+        decision, state, etag, report = await self._transact(
             lambda snap, now: decide_check(
                 snap.state,
                 snap.last_seen,
@@ -343,7 +351,7 @@ class MonitorService:
         ):
             log.info("Check: %s.", outcome)
         self._log_dropped(decision)
-        sent, state = await self._deliver(decision.claims, state, etag, token)
+        sent, state = await self._deliver(decision.claims, state, etag, token, report)
         self._log_undelivered(state)
         result = CheckResult(outcome, tuple(sent), decision.busy)
         if result.failed:
@@ -364,15 +372,16 @@ class MonitorService:
 
     async def _transact(
         self, decide: Decide
-    ) -> tuple[Decision, MonitorState | None, str | None]:
+    ) -> tuple[Decision, MonitorState | None, str | None, LastReport | None]:
         """Read, decide, write with the ETag; re-decide when another writer won.
-        Returns the decision, the state it leaves and that state's ETag."""
+        Returns the decision, the state it leaves, that state's ETag and the actor's
+        last report as read (notices quote it)."""
         for _ in range(MAX_RACE_ATTEMPTS):
             now = self.clock.now()
             snapshot = await self.store.read()
             decision = decide(snapshot, now)
             if decision.new_state is None:
-                return decision, snapshot.state, snapshot.etag
+                return decision, snapshot.state, snapshot.etag, snapshot.last_report
             try:
                 etag = await self.store.save(decision.new_state, snapshot.etag)
             except StateChanged:
@@ -381,14 +390,14 @@ class MonitorService:
             await self.history_log.record(
                 transition_facts(snapshot.state, decision.new_state, now), now
             )
-            return decision, decision.new_state, etag
+            return decision, decision.new_state, etag, snapshot.last_report
         raise Contended(
             f"Other writers changed the monitor state {MAX_RACE_ATTEMPTS} times in a "
             "row; giving up this time, the next attempt decides again."
         )
 
     async def _operator(self, decide: Decide) -> tuple[Decision, MonitorState]:
-        decision, state, _ = await self._transact(decide)
+        decision, state, _, _ = await self._transact(decide)
         return decision, state or decision.new_state or _never_written(self.clock)
 
     async def _deliver(
@@ -397,21 +406,26 @@ class MonitorService:
         state: MonitorState | None,
         etag: str | None,
         token: str,
+        report: LastReport | None = None,
     ) -> tuple[list[Sent], MonitorState | None]:
         """Send what was claimed, settle, and keep going on channels that delivered
-        while they have more queued (an all-clear behind a retried alert)."""
+        while they have more queued (an all-clear behind a retried alert). Each notice
+        goes out with the actor's last report (LCO's last word), read with the state:
+        it is stored once, with the heartbeat, not copied into the outbox."""
         sent: list[Sent] = []
         for _ in range(MAX_OUTBOX + 1):
             if not claims:
                 break
-            attempts = await asyncio.gather(*(self._send(claim) for claim in claims))
+            attempts = await asyncio.gather(
+                *(self._send(claim, report) for claim in claims)
+            )
             sent.extend(attempts)
             state, etag = await self._settle(attempts, state, etag, token)
             delivered = {a.channel for a in attempts if a.error is None}
             known = claim_next(state, self.clock.now(), self.policy, token, delivered)
             if not known.claims:
                 break  # nothing more queued on those channels: no read needed
-            decision, state, etag = await self._transact(
+            decision, state, etag, report = await self._transact(
                 functools.partial(self._claim_next, token=token, channels=delivered)
             )
             claims = decision.claims
@@ -422,8 +436,9 @@ class MonitorService:
     ) -> Decision:
         return claim_next(snapshot.state, now, self.policy, token, channels)
 
-    async def _send(self, claim: Claim) -> Sent:
+    async def _send(self, claim: Claim, report: LastReport | None) -> Sent:
         notice, channel = claim.notice, self.channels[claim.channel]
+        notice = dataclasses.replace(notice, report=report)
         try:
             async with asyncio.timeout(SEND_DEADLINE.total_seconds()):
                 receipt = await channel.deliver(

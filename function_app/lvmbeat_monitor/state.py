@@ -1,8 +1,9 @@
 """Where the monitor's state lives: Azure Table Storage, behind a small Protocol.
 
 One partition, two entities:
-- `heartbeat`: `last_seen`, replaced unconditionally by `/heartbeat` (one write, no
-  read);
+- `heartbeat`: `last_seen` and the actor's report that came with it (report.py),
+  replaced unconditionally by `/heartbeat` (one write, no read): the report always
+  belongs to that heartbeat, and a heartbeat without one removes the older report;
 - `state`: everything else (model.MonitorState), changed only with the ETag it was read
   with (`MatchConditions.IfNotModified`), so concurrent writers cannot both win.
 A check reads both with one partition query (one request).
@@ -42,6 +43,12 @@ from lvmbeat_monitor.model import (
     Pending,
     Receipt,
 )
+from lvmbeat_monitor.report import (
+    LastReport,
+    Report,
+    load_stored_report,
+    stored_report,
+)
 from lvmbeat_monitor.settings import Settings, StorageAuth
 
 
@@ -78,12 +85,13 @@ class StateChanged(RuntimeError):
 @dataclass(frozen=True)
 class Snapshot:
     """What one read returns: the state (None before the first check, or when the row
-    has an older layout), the ETag of the state row (None: no row), and the last
-    heartbeat."""
+    has an older layout), the ETag of the state row (None: no row), the last
+    heartbeat and the report that came with it (None: it carried none)."""
 
     state: MonitorState | None
     etag: str | None
     last_seen: datetime | None
+    last_report: LastReport | None = None
 
 
 class StateStore(Protocol):
@@ -92,7 +100,9 @@ class StateStore(Protocol):
 
     async def read(self) -> Snapshot: ...
 
-    async def record_heartbeat(self, at: datetime) -> None: ...
+    async def record_heartbeat(
+        self, at: datetime, report: Report | None = None
+    ) -> None: ...
 
     async def save(self, state: MonitorState, etag: str | None) -> str:
         """Create (etag None) or conditionally replace the state row; return the new
@@ -163,8 +173,13 @@ class AzureTableStore:
         heartbeat = by_row.get(HEARTBEAT_ROW)
         state_row = by_row.get(STATE_ROW)
         last_seen = _time(heartbeat.get("last_seen")) if heartbeat else None
+        report = (
+            load_stored_report(heartbeat.get("report"), last_seen)
+            if heartbeat
+            else None
+        )
         if state_row is None:
-            return Snapshot(None, None, last_seen)
+            return Snapshot(None, None, last_seen, report)
         etag = state_row.metadata["etag"]
         if state_row.get("schema") != STATE_SCHEMA:
             log.warning(
@@ -173,12 +188,17 @@ class AzureTableStore:
                 self.table_name,
                 state_row.get("schema"),
             )
-            return Snapshot(None, etag, last_seen)
-        return Snapshot(state_from_entity(state_row), etag, last_seen)
+            return Snapshot(None, etag, last_seen, report)
+        return Snapshot(state_from_entity(state_row), etag, last_seen, report)
 
-    async def record_heartbeat(self, at: datetime) -> None:
+    async def record_heartbeat(
+        self, at: datetime, report: Report | None = None
+    ) -> None:
+        """One upsert (REPLACE) of the heartbeat entity, the report in it."""
         entity = {"PartitionKey": PARTITION, "RowKey": HEARTBEAT_ROW}
         entity["last_seen"] = at.isoformat()
+        if report is not None:
+            entity["report"] = stored_report(report)
         await self._with_table(
             "record the heartbeat",
             self._table.upsert_entity,

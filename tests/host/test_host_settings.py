@@ -110,3 +110,16 @@ def test_an_app_the_host_would_serve_unlike_azure_is_refused_at_start(
         start_host(app_dir)
     assert said in str(failure.value)
     assert "Traceback" not in str(failure.value)
+
+
+def test_a_relative_outbox_in_local_settings_is_the_app_folders_as_under_func_start(
+    tmp_path, monkeypatch
+):
+    from lvmbeat_local.host.settings import read_local_settings
+
+    app = tmp_path / "repo" / "function_app"
+    app.mkdir(parents=True)
+    write_local_settings(app, {"LVMBEAT_EMAIL_OUTBOX": "../.run/outbox"})
+    monkeypatch.chdir(tmp_path)  # started from anywhere but the app folder
+    values = read_local_settings(app)
+    assert values["LVMBEAT_EMAIL_OUTBOX"] == str(tmp_path / "repo" / ".run" / "outbox")

@@ -155,7 +155,8 @@ async def test_a_password_is_never_sent_without_tls(smtp_server):
 # --- outbox ------------------------------------------------------------------------
 
 
-async def test_the_outbox_writes_one_eml_file_per_message(tmp_path):
+async def test_the_outbox_writes_one_eml_file_per_message(tmp_path, caplog):
+    caplog.set_level("INFO", logger="lvmbeat_monitor.mail")
     settings = load_settings(
         {
             **BASE,
@@ -172,6 +173,9 @@ async def test_the_outbox_writes_one_eml_file_per_message(tmp_path):
     parsed = message_from_bytes(files[0].read_bytes(), policy=policy.default)
     assert parsed["Subject"] == "LCO internet is down"
     assert list((tmp_path / "outbox").glob("*.part")) == []
+    # One line per message that lands, naming it, so `make run` shows each email.
+    landed = [r.getMessage() for r in caplog.records if "landed" in r.getMessage()]
+    assert len(landed) == 2 and str(files[0]) in "".join(landed)
 
 
 def test_the_outbox_needs_its_folder():

@@ -61,12 +61,19 @@ def monitor() -> None:
     type=click.FloatRange(min=0, min_open=True),
     help="Seconds an idle keep-alive connection stays open.",
 )
+@click.option(
+    "--verbose",
+    "-v",
+    is_flag=True,
+    help="Also log each request and each timer run (DEBUG).",
+)
 def serve(
     host: str,
     port: int,
     app_dir: Path | None,
     request_timeout: float,
     idle_timeout: float,
+    verbose: bool,
 ) -> None:
     """Serve every trigger of function_app.app locally, as `func start` would.
 
@@ -83,6 +90,9 @@ def serve(
     )
     # The Azure SDK logs every storage request at INFO; keep the host's lines readable.
     logging.getLogger("azure").setLevel(logging.WARNING)
+    if verbose:  # the host's and the app's own DEBUG lines, not every library's
+        for name in ("lvmbeat_local.host", "lvmbeat_monitor"):
+            logging.getLogger(name).setLevel(logging.DEBUG)
     try:
         options = server.HostOptions(
             host=host,

@@ -31,12 +31,26 @@ def simulate() -> None:
     type=float,
     help="Seconds without heartbeat before the PLC closes the dome.",
 )
+@click.option(
+    "--beat-actor",
+    default="lvmbeat",
+    show_default=True,
+    help="Actor whose `status` sets the PLC's network-failure flag, polled every "
+    "30 s as lvmecp does ('' for none). lvmecp polls `lvmbeat` whatever the actor's "
+    "actor.name says.",
+)
 @click.option("--host", default="localhost", show_default=True, help="RabbitMQ host.")
 @click.option("--port", default=5672, show_default=True, type=int)
 def ecp(
-    name: str, delay: float, fail: bool, dome_timeout: float, host: str, port: int
+    name: str,
+    delay: float,
+    fail: bool,
+    dome_timeout: float,
+    beat_actor: str,
+    host: str,
+    port: int,
 ) -> None:
-    """Run a simulated lvmecp that models the PLC heartbeat."""
+    """Run a simulated lvmecp that models the PLC heartbeat and network flag."""
     click.echo(
         f"Simulated {name} on {host}:{port}: heartbeat delay {delay} s, "
         f"{'failing' if fail else 'succeeding'}, dome closes after {dome_timeout} s "
@@ -52,6 +66,7 @@ def ecp(
                 failing=fail,
                 dome_timeout=dome_timeout,
                 verbose=logging.INFO,
+                beat_actor=beat_actor or None,
             )
         )
     )
@@ -60,7 +75,9 @@ def ecp(
 async def _send_periodically(
     client: AMQPClient, actor: str, heartbeat: str, interval: float
 ) -> None:
-    """`set` every interval, each bounded in time so a dead actor gets reported."""
+    """`set` every interval, each bounded in time so a dead actor gets reported.
+    The outcome is printed when it changes (not every few seconds)."""
+    said = None
     while True:
         command = await client.send_command(
             actor, f"set {heartbeat}", await_command=False
@@ -69,17 +86,20 @@ async def _send_periodically(
             await asyncio.wait_for(command, timeout=max(interval, 1.0))
         except TimeoutError:
             client.running_commands.pop(str(command.command_id), None)
-            click.echo(f"{actor} set {heartbeat}: no answer (is {actor} running?)")
+            outcome = f"no answer (is {actor} running?)"
         else:
             if command.status.did_succeed:
-                click.echo(f"{actor} set {heartbeat}: ok")
+                outcome = f"ok (every {interval:g} s; a change is printed)"
             else:
                 errors = [
                     reply.message["error"]
                     for reply in command.replies
                     if "error" in reply.message
                 ]
-                click.echo(f"{actor} set {heartbeat}: FAILED {errors}")
+                outcome = f"FAILED {errors}"
+        if outcome != said:
+            click.echo(f"{actor} set {heartbeat}: {outcome}")
+            said = outcome
         await asyncio.sleep(interval)
 
 

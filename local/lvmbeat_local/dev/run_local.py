@@ -5,9 +5,17 @@ backend, a short LVMBEAT_SEND_EMAIL_AFTER, a check every 5 s, a function key mad
 this run), the simulated lvmecp and the lvmbeat actor pointed at the monitor, prefixes
 each part's output with its name, and stops everything it started on Ctrl-C.
 
-Typing `offline` pauses the actor (SIGSTOP), as if LCO lost its internet link: its
-heartbeats stop reaching the monitor, which emails the alert to the outbox. `online`
-resumes it, and the monitor sends the all-clear. A part that ends early is reported with
+Parts start in dependency order, each once the one it needs said it is ready:
+monitor, simulated lvmecp, actor, then (LVMBEAT_RUN_OVERWATCHER=1) an Overwatcher.
+
+The actor reaches the monitor, and probes its `outside` check, through a relay that
+plays LCO's internet link (dev/link.py). Typing `offline` cuts it while the actor keeps
+running, as at LCO: the monitor hears nothing and emails the alert (quoting LCO's last
+word) to the outbox; the actor's `outside` check goes down, it stops writing the PLC
+heartbeat, the simulated dome closes and lvmecp sets its network-failure flag.
+`online` restores the link. `freeze` / `thaw` stop and resume the actor process itself
+(SIGSTOP / SIGCONT): the "actor died" story, where LCO's network is fine but nobody
+calls the monitor or writes the PLC heartbeat. A part that ends early is reported with
 what it said; the rest keep running so the cause can be read.
 """
 
@@ -22,7 +30,10 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import yaml
+
 from lvmbeat_local.dev.azurite import AzuriteMissing, start_azurite_tables
+from lvmbeat_local.dev.link import InternetLink
 from lvmbeat_local.dev.ports import (
     ServiceNotReady,
     free_port,
@@ -45,11 +56,17 @@ RUN_DIR = Path(os.environ.get("LVMBEAT_RUN_DIR") or REPO_ROOT / ".run").resolve(
 OUTBOX = RUN_DIR / "outbox"
 KEY_FILE = RUN_DIR / "function-key"
 LOCAL_CONFIG = REPO_ROOT / "actor" / "config.local.yaml"
+# config.local.yaml with the `outside` check pointed at the internet link.
+RUN_CONFIG = RUN_DIR / "actor.yaml"
 MONITOR_HOST = "127.0.0.1"
 MONITOR_PORT = int(os.environ.get("LVMBEAT_RUN_MONITOR_PORT", "7071"))
 RABBITMQ = ("127.0.0.1", 5672)
 SEND_EMAIL_AFTER = os.environ.get("LVMBEAT_SEND_EMAIL_AFTER", "30")
 CHECK_SCHEDULE = os.environ.get("LVMBEAT_CHECK_SCHEDULE", "*/5 * * * * *")
+# LVMBEAT_RUN_VERBOSE=1 shows every line; by default the per-command lines CLU and
+# the actor write at each `set` and `status` (several a second) are left out.
+VERBOSE = os.environ.get("LVMBEAT_RUN_VERBOSE", "") not in ("", "0")
+READY_TIMEOUT = 60.0
 
 
 def shown(path: Path) -> Path:
@@ -72,6 +89,11 @@ class Part:
     stopping: threading.Event = field(default_factory=threading.Event)
     paused: bool = False
     relay: threading.Thread | None = None
+    # A line the part prints once it serves; the next part waits for it.
+    ready_marker: str | None = None
+    ready: threading.Event = field(default_factory=threading.Event)
+    # Lines left out unless LVMBEAT_RUN_VERBOSE=1 (substrings).
+    hidden: tuple[str, ...] = ()
 
     def start(self) -> None:
         self.process = subprocess.Popen(
@@ -94,6 +116,10 @@ class Part:
     def _relay(self) -> None:
         assert self.process is not None and self.process.stdout is not None
         for line in self.process.stdout:
+            if self.ready_marker and self.ready_marker in line:
+                self.ready.set()
+            if not VERBOSE and any(text in line for text in self.hidden):
+                continue
             print(f"[{self.name}] {line}", end="", flush=True)
         code = self.process.wait()
         if self.stopping.is_set():
@@ -103,6 +129,20 @@ class Part:
                 f"{self.name} ended on its own with status {code}; its last lines are "
                 "above. The other parts keep running; Ctrl-C stops them."
             )
+
+    def wait_ready(self) -> None:
+        """Until the part printed its ready line; ServiceNotReady if it ended or
+        took longer than READY_TIMEOUT."""
+        waited = 0.0
+        while not self.ready.wait(timeout=0.5):
+            waited += 0.5
+            if not self.alive():
+                raise ServiceNotReady(f"{self.name} ended before it was ready.")
+            if waited >= READY_TIMEOUT:
+                raise ServiceNotReady(
+                    f"{self.name} did not say {self.ready_marker!r} within "
+                    f"{READY_TIMEOUT:g} s."
+                )
 
     def pause(self) -> None:
         if self.alive() and not self.paused:
@@ -152,31 +192,55 @@ def monitor_part(table_connection_string: str, key: str) -> Part:
     return Part("monitor", lvmbeat_command(*args), env)
 
 
-def site_parts(key: str) -> list[Part]:
-    """The LCO side: simulated lvmecp, the actor and, if asked, an Overwatcher."""
+def write_actor_config(link_port: int) -> Path:
+    """config.local.yaml, with the `outside` check probing the internet link."""
+    raw = yaml.safe_load(LOCAL_CONFIG.read_text()) if LOCAL_CONFIG.exists() else {}
+    if not LOCAL_CONFIG.exists():
+        say(f"{LOCAL_CONFIG} not found: the actor runs on its packaged defaults.")
+    checks = raw.setdefault("network", {}).setdefault("checks", {})
+    checks["outside"] = {"method": "tcp", "host": MONITOR_HOST, "port": link_port}
+    RUN_CONFIG.write_text(
+        f"# Written by `make run` from {shown(LOCAL_CONFIG)}: `outside` probes the "
+        "relay that plays LCO's internet link.\n" + yaml.safe_dump(raw, sort_keys=False)
+    )
+    return RUN_CONFIG
+
+
+def site_parts(key: str, link: InternetLink) -> list[Part]:
+    """The LCO side, in the order each needs the previous: the simulated lvmecp, the
+    actor (which sends it `heartbeat`) and, if asked, an Overwatcher."""
     actor_env = {
-        "LVMBEAT_OUTSIDE_MONITOR_URL": f"http://{MONITOR_HOST}:{MONITOR_PORT}",
+        "LVMBEAT_OUTSIDE_MONITOR_URL": f"http://{MONITOR_HOST}:{link.port}",
         "LVMBEAT_OUTSIDE_MONITOR_KEY": key,
     }
-    config_args = ["-c", str(LOCAL_CONFIG)] if LOCAL_CONFIG.exists() else []
-    if not config_args:
-        say(f"{LOCAL_CONFIG} not found: the actor runs on its packaged defaults.")
+    config = write_actor_config(link.port)
     parts = [
-        Part("lvmecp-sim", lvmbeat_command("simulate", "ecp"), {}),
+        Part(
+            "lvmecp-sim",
+            lvmbeat_command("simulate", "ecp"),
+            {},
+            ready_marker="Dome open;",
+        ),
         Part(
             "actor",
-            lvmbeat_command(*config_args, "actor", "start", "--debug"),
+            lvmbeat_command("-c", str(config), "actor", "start", "--debug"),
             actor_env,
+            ready_marker="connected to",
+            hidden=("New command received", "Emission decision after set"),
         ),
     ]
     if os.environ.get("LVMBEAT_RUN_OVERWATCHER", "") not in ("", "0"):
         parts.append(
-            Part("overwatcher", lvmbeat_command("simulate", "overwatcher"), {})
+            Part(
+                "overwatcher",
+                lvmbeat_command("simulate", "overwatcher", "--host", RABBITMQ[0]),
+                {},
+            )
         )
     return parts
 
 
-def print_guide(azurite_endpoint: str) -> None:
+def print_guide(azurite_endpoint: str, link: InternetLink) -> None:
     monitor = f"http://{MONITOR_HOST}:{MONITOR_PORT}"
     key = shown(KEY_FILE)
     print(
@@ -187,6 +251,7 @@ lvmbeat is running locally. Ctrl-C stops everything.
   status page      {monitor}/   (open it in a browser; `lvmbeat monitor status` in a terminal)
   monitor          {monitor}   (check every {CHECK_SCHEDULE!r}, alert after {SEND_EMAIL_AFTER} s of silence)
   function key     in {key}
+  LCO's internet   127.0.0.1:{link.port}, a relay to the monitor: the actor's monitor calls and its `outside` check go through it
   RabbitMQ         {RABBITMQ[0]}:{RABBITMQ[1]} (actors: lvmbeat, lvmecp)
   emails land in   {shown(OUTBOX)}/
   Slack, webhook   printed here by local stand-ins ([slack], [webhook]); reminders every {os.environ.get("LVMBEAT_REMIND_EVERY", "60")} s
@@ -194,35 +259,53 @@ lvmbeat is running locally. Ctrl-C stops everything.
 In another terminal, from the repository root:
   .venv/bin/lvmbeat simulate overwatcher          # Overwatcher heartbeats (Ctrl-C stops)
   .venv/bin/lvmbeat send lvmbeat status           # the actor's view
-  curl {monitor}/status                # the monitor's view
-  curl -H "x-functions-key: $(cat {key})" {monitor}/heartbeat
+  .venv/bin/lvmbeat send lvmecp status            # the dome, the PLC heartbeat, the network flag
+  .venv/bin/lvmbeat send lvmecp open              # reopen the dome after the PLC closed it
+  curl {monitor}/status                # the monitor's view, with LCO's last word
 Type here, then Enter:
-  offline   LCO loses its internet link (the actor is paused); the alert follows
+  offline   LCO loses its internet link (the actor keeps running); the alert follows
   online    the link is back; the all-clear follows
+  freeze    the actor process stops (SIGSTOP): "the actor died"; `thaw` resumes it
 """,  # noqa: E501 - a guide reads better unwrapped
         flush=True,
     )
 
 
-def read_commands(parts: dict[str, Part], stop: threading.Event) -> None:
-    """`offline` / `online` typed on the terminal `make run` runs in."""
+def read_commands(
+    parts: dict[str, Part], link: InternetLink, stop: threading.Event
+) -> None:
+    """`offline` / `online` / `freeze` / `thaw` typed (or piped) into `make run`."""
     actor = parts.get("actor")
     for line in sys.stdin:
         command = line.strip().lower()
         if stop.is_set():
             return
-        if command == "offline" and actor is not None:
+        if command == "offline":
+            link.cut()
+            say(
+                "LCO is offline: the actor runs on but reaches neither the monitor "
+                "nor its `outside` check. Watch it stop writing the PLC heartbeat "
+                "(about 15 s), the dome close and lvmecp set its network flag; the "
+                f"alert lands in {shown(OUTBOX)}/ after {SEND_EMAIL_AFTER} s of "
+                "silence. Type `online` to bring LCO back."
+            )
+        elif command == "online":
+            link.restore()
+            say(
+                "LCO is online again: the next check sends the all-clear (if alerted). "
+                "The dome stays closed until `lvmbeat send lvmecp open`."
+            )
+        elif command == "freeze" and actor is not None:
             actor.pause()
             say(
-                "LCO is offline: the actor is paused; no heartbeat reaches the "
-                f"monitor. The alert lands in {shown(OUTBOX)}/ after "
-                f"{SEND_EMAIL_AFTER} s. Type `online` to bring it back."
+                "The actor is frozen (SIGSTOP), as if it died: no monitor calls, no "
+                "PLC heartbeat. Type `thaw` to resume it."
             )
-        elif command == "online" and actor is not None:
+        elif command == "thaw" and actor is not None:
             actor.resume()
-            say("LCO is online again: the next check sends the all-clear (if alerted).")
+            say("The actor runs again.")
         elif command:
-            say("Commands: offline, online. Ctrl-C stops everything.")
+            say("Commands: offline, online, freeze, thaw. Ctrl-C stops everything.")
 
 
 def prepare_run_dir() -> str:
@@ -260,6 +343,7 @@ def main() -> int:
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    link = InternetLink(target_port=MONITOR_PORT).start()
     monitor = monitor_part(azurite.connection_string, key)
     # --- Slack and webhook stand-ins (issue 13): local servers that print what the
     # monitor posts, so every channel shows in the walk-through. Token and secret are
@@ -295,25 +379,21 @@ def main() -> int:
                 what="the monitor's local host",
                 alive=monitor.alive,
             )
+            for part in site_parts(key, link):
+                parts.append(part)
+                part.start()
+                if part.ready_marker:
+                    part.wait_ready()  # the next part needs this one
         except ServiceNotReady as error:
             say(f"{error} Its output is above; the rest of the chain is not started.")
             return 1
-        for part in site_parts(key):
-            parts.append(part)
-            part.start()
-        print_guide(azurite.endpoint)
-        if sys.stdin.isatty():
-            threading.Thread(
-                target=read_commands,
-                args=({p.name: p for p in parts}, stop),
-                daemon=True,
-            ).start()
-        else:
-            say(
-                "stdin is not a terminal: to take LCO offline, run "
-                f"`kill -STOP $(cat {shown(RUN_DIR)}/actor.pid)` "
-                "(and -CONT to bring it back)."
-            )
+        print_guide(azurite.endpoint, link)
+        # Typed at a terminal or piped in; at end of input the chain keeps running.
+        threading.Thread(
+            target=read_commands,
+            args=({p.name: p for p in parts}, link, stop),
+            daemon=True,
+        ).start()
         stop.wait()
         print("\nStopping the local chain...", flush=True)
     finally:
@@ -321,6 +401,7 @@ def main() -> int:
             part.stop()
         for stand_in in stand_ins:
             stand_in.stop()
+        link.stop()
         azurite.stop()
         KEY_FILE.unlink(missing_ok=True)
     print("Everything started by `make run` has stopped.")

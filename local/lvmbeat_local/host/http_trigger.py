@@ -69,7 +69,10 @@ class HttpTriggers:
             response.force_close()
         status = response.status
         duration_ms = (time.perf_counter() - started) * 1000
-        log.info(
+        # Access lines at DEBUG (`lvmbeat monitor serve --verbose` shows them): a
+        # heartbeat every few seconds would bury everything else. Refusals stay INFO.
+        log.log(
+            logging.DEBUG if status < 400 else logging.INFO,
             "function=%s %s %s status=%d duration_ms=%.1f",
             name,
             request.method,

@@ -57,7 +57,8 @@ def start_host_process(
 ) -> HostProcess:
     """Start the host and wait until it listens; raise ServiceNotReady with its log."""
     port = port or free_port(host)
-    args = [sys.executable, "-m", "lvmbeat", "monitor", "serve"]
+    # --verbose: tests and benchmarks read the access and timer-run lines.
+    args = [sys.executable, "-m", "lvmbeat", "monitor", "serve", "--verbose"]
     args += ["--host", host, "--port", str(port)]
     if app_dir is not None:
         args += ["--app-dir", str(app_dir)]

@@ -17,13 +17,19 @@ from lvmbeat_local.host.errors import SettingsError
 
 
 LOCAL_SETTINGS_FILE = "local.settings.json"
+# Settings that are paths. `func start` runs the app in its folder, so a relative
+# path in local.settings.json means "relative to the app folder" (the example's
+# `../.run/outbox` is the repository's `.run/outbox/`); this host resolves it there
+# too, whatever folder `lvmbeat monitor serve` was started from.
+PATH_SETTINGS = frozenset({"LVMBEAT_EMAIL_OUTBOX"})
 
 # Azure resolves `%NAME%` in binding expressions (a timer's schedule) from app settings.
 _SETTING_REFERENCE = re.compile(r"%([^%]+)%")
 
 
 def read_local_settings(app_dir: Path) -> dict[str, str]:
-    """The `Values` of `<app_dir>/local.settings.json`; empty when there is no file."""
+    """The `Values` of `<app_dir>/local.settings.json`; empty when there is no file.
+    Relative paths (PATH_SETTINGS) come back resolved against `app_dir`."""
     path = app_dir / LOCAL_SETTINGS_FILE
     if not path.exists():
         return {}
@@ -51,6 +57,8 @@ def read_local_settings(app_dir: Path) -> dict[str, str]:
                 "app settings are strings."
             )
         settings[name] = "" if value is None else _as_text(value)
+        if name in PATH_SETTINGS and settings[name]:
+            settings[name] = str((app_dir / settings[name]).resolve())
     return settings
 
 

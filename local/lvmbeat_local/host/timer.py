@@ -136,7 +136,9 @@ class TimerRunner:
             )
         finally:
             self.last = now
-        log.info(
+        # One line per run, at DEBUG when it went well (`serve --verbose` shows it).
+        log.log(
+            logging.DEBUG if outcome == "ok" else logging.INFO,
             "function=%s timer past_due=%s status=%s duration_ms=%.1f",
             self.function.name,
             str(past_due).lower(),
