@@ -52,6 +52,8 @@ NOT_HERE = {
     "echo": "prints values read from Azure",
     "cat": "writes a file for the Azure CLI command after it",
     ".venv/bin/pytest": "the test suite itself (make test runs it)",
+    "read": "reads a secret from the terminal for the Azure CLI command after it",
+    "unset": "forgets that secret after the Azure CLI command",
 }
 # Commands run here as shown; they must exit 0.
 RUN_HERE = (
