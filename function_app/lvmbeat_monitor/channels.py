@@ -114,7 +114,69 @@ def build_channels(settings: Settings) -> dict[str, Channel]:
         channels.append(SlackChannel.from_settings(settings))
     if settings.webhook_url is not None:
         channels.append(WebhookChannel.from_settings(settings))
-    return {channel.name: channel for channel in channels}
+    unresolved = unresolved_references(settings)
+    return {
+        channel.name: UnresolvedSecret(channel.name, unresolved[channel.name])
+        if channel.name in unresolved
+        else channel
+        for channel in channels
+    }
+
+
+# The text App Service passes instead of a secret it could not read from Key Vault
+# (the secret is missing, or the app's identity may not read it): "If a reference
+# isn't resolved properly, the reference string is used instead" (Microsoft, "Use Key
+# Vault references as app settings in Azure App Service and Azure Functions").
+KEY_VAULT_REFERENCE_PREFIX = "@Microsoft.KeyVault("
+# The secret settings each channel needs (infra/main.bicep makes them references).
+CHANNEL_SECRETS = {
+    "email": ("email_password", "LVMBEAT_EMAIL_PASSWORD"),
+    "slack": ("slack_token", "LVMBEAT_SLACK_TOKEN"),
+    "webhook": ("webhook_secret", "LVMBEAT_WEBHOOK_SECRET"),
+}
+
+
+def unresolved_references(settings: Settings) -> dict[str, str]:
+    """Channel name -> the setting that holds an unresolved Key Vault reference."""
+    found = {}
+    for channel, (field_name, setting) in CHANNEL_SECRETS.items():
+        secret = getattr(settings, field_name)
+        value = secret.get_secret_value() if secret is not None else ""
+        if value.strip().startswith(KEY_VAULT_REFERENCE_PREFIX):
+            found[channel] = setting
+    return found
+
+
+class UnresolvedSecret:
+    """A channel whose secret is still a Key Vault reference: it sends nothing (the
+    reference's text would go out as the credential) and reports every notice as
+    misconfigured, naming the setting, so the notice stays queued for it, the watcher
+    sees it undelivered, and the other channels go on."""
+
+    def __init__(self, name: str, setting: str) -> None:
+        self.name = name
+        self._setting = setting
+
+    def _error(self) -> DeliveryError:
+        return DeliveryError(
+            f"{self._setting} is an unresolved Key Vault reference: the platform "
+            "could not read its secret (missing from the vault, or the app's "
+            "identity lacks 'Key Vault Secrets User'). Set the secret and check the "
+            "reference's status (docs/deploy.md, 'Secrets'); the channel stays off "
+            "until it resolves.",
+            ErrorKind.MISCONFIGURED,
+        )
+
+    async def deliver(
+        self, notice: Notice, now: datetime, *, thread: str | None = None
+    ) -> str | None:
+        raise self._error()
+
+    async def send_test(self, now: datetime) -> None:
+        raise self._error()
+
+    async def close(self) -> None:
+        return None
 
 
 # Which setting turns each optional channel on: /slack-test and /webhook-test name it

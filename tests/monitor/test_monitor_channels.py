@@ -152,6 +152,30 @@ async def test_a_slack_refusal_is_retried_alone_by_later_checks(
     assert (await service.status())["channels"]["slack"]["last_error"] is None
 
 
+UNRESOLVED = "@Microsoft.KeyVault(VaultName=kv-lvmbeat;SecretName=slack-token)"
+
+
+async def test_a_secret_still_a_key_vault_reference_holds_only_its_channel(
+    env, make_monitor, clock, smtp_server, slack, webhook
+):
+    # Azure passes the reference's own text when it cannot read the secret: Slack must
+    # not get it as a token, and email and the webhook must not wait for Slack.
+    service = make_monitor({**env, "LVMBEAT_SLACK_TOKEN": UNRESOLVED}).service
+    await started(service)
+    results = [await tick(service, clock) for _ in range(7)]
+    failed = results[-1]
+    assert isinstance(failed, CheckFailed)
+    assert "LVMBEAT_SLACK_TOKEN is an unresolved Key Vault reference" in str(failed)
+    assert UNRESOLVED not in str(failed)
+    assert not slack.posts and not slack.refused  # Slack never saw the reference
+    assert subjects(smtp_server) == [DOWN] and len(webhook.calls) == 1
+    status = await service.status()
+    assert status["channels"]["slack"] == {
+        "pending": "down",
+        "last_error": "misconfigured",
+    }
+
+
 async def test_a_webhook_that_fails_gets_the_same_idempotency_key_on_retry(
     env, make_monitor, clock, webhook
 ):
@@ -253,6 +277,16 @@ async def test_webhook_test_posts_a_signed_test(route_env, webhook):
     (call_,) = webhook.calls
     assert call_.signature_ok and call_.body["kind"] == "test"
     assert call_.body["subject"].startswith("TEST:")
+
+
+async def test_slack_test_names_an_unresolved_reference_as_503(
+    route_env, monkeypatch, slack
+):
+    monkeypatch.setenv("LVMBEAT_SLACK_TOKEN", UNRESOLVED)
+    runtime.use(None)
+    status, body = await call("slack-test")
+    assert status == 503 and "LVMBEAT_SLACK_TOKEN" in body["error"]
+    assert not slack.posts
 
 
 @pytest.mark.parametrize(
