@@ -23,12 +23,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -93,13 +95,14 @@ def first_venv(python: str | None) -> Path:
     """The first monitor's virtual environment, created and filled on first use."""
     interpreter = FIRST_VENV / "bin" / "python"
     check = [str(interpreter), "-c", "import lvmbeat.monitor, uvicorn"]
+    WORK.mkdir(exist_ok=True)
+    # cwd: the work folder, so that the repository's own lvmbeat is not on the path.
     if (
         interpreter.exists()
-        and subprocess.run(check, capture_output=True).returncode == 0
+        and subprocess.run(check, capture_output=True, cwd=WORK).returncode == 0
     ):
         return interpreter
     print(f"Installing {FIRST_REQUIREMENT} into {FIRST_VENV} ...", flush=True)
-    WORK.mkdir(exist_ok=True)
     subprocess.run(
         [python or python313(), "-m", "venv", "--clear", str(FIRST_VENV)], check=True
     )
@@ -157,7 +160,15 @@ def running_first(interpreter: Path, workdir: Path) -> Iterator[Server]:
             what=f"uvicorn {FIRST_APP} (log: {workdir / 'first.log'})",
             alive=lambda: process.poll() is None,
         )
-        yield Server(f"http://127.0.0.1:{port}", process.pid)
+        url = f"http://127.0.0.1:{port}"
+        with urllib.request.urlopen(f"{url}/version", timeout=10) as answer:
+            served = json.load(answer).get("version")
+        if served != FIRST_VERSION:
+            raise SystemExit(
+                f"{FIRST_VENV} serves lvmbeat {served!r}, not {FIRST_VERSION}; delete "
+                "that folder and run again to reinstall it."
+            )
+        yield Server(url, process.pid)
     finally:
         process.terminate()
         try:

@@ -44,6 +44,7 @@ from lvmbeat_monitor.decide import (
     silence_start,
 )
 from lvmbeat_monitor.errors import DeliveryError, ErrorKind
+from lvmbeat_monitor.heartbeat_writes import HeartbeatWrites
 from lvmbeat_monitor.model import MonitorState, Notice, NoticeKind
 from lvmbeat_monitor.settings import Settings
 from lvmbeat_monitor.state import (
@@ -139,6 +140,10 @@ class MonitorService:
         self.clock = clock or SystemClock()
         self.channels = dict(build_channels(settings) if channels is None else channels)
         self._make_id = make_id
+        # Concurrent heartbeats share writes; `self.store` is read at each write.
+        self._heartbeat_writes = HeartbeatWrites(
+            lambda at: self.store.record_heartbeat(at), self.clock.now
+        )
         self.policy = Policy(
             grace=timedelta(seconds=settings.send_email_after),
             check_period=settings.check_period,
@@ -154,10 +159,9 @@ class MonitorService:
     # --- hot path ---------------------------------------------------------------
 
     async def heartbeat(self) -> datetime:
-        """Record a heartbeat: one unconditional write, no read, no sending."""
-        now = self.clock.now()
-        await self.store.record_heartbeat(now)
-        return now
+        """Record a heartbeat: one unconditional write, no read, no sending;
+        heartbeats that arrive during a write share the next one (heartbeat_writes)."""
+        return await self._heartbeat_writes.record()
 
     # --- reads ------------------------------------------------------------------
 
