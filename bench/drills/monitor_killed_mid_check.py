@@ -159,7 +159,7 @@ def drill_body(drill: Drill, scratch: Path, stack: contextlib.ExitStack) -> None
             f"{variant.name}: the first monitor was killed while the SMTP server "
             "held its alert (SIGKILL; its log shows no outcome of the send)",
             code == -signal.SIGKILL
-            and "Sent the down notification" not in log
+            and "Delivered the down notification" not in log
             and "notification failed" not in log,
         )
         wait_until(
@@ -224,7 +224,7 @@ def drill_body(drill: Drill, scratch: Path, stack: contextlib.ExitStack) -> None
             check_runs(variant.restarted)
         )
         variant.numbers["alert sends logged by the restarted monitor"] = str(
-            log_count(variant.restarted, "Sent the down notification")
+            log_count(variant.restarted, "Delivered the down notification")
         )
         for name, value in variant.numbers.items():
             drill.number(f"{variant.name}: {name}", value)

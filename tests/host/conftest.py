@@ -7,9 +7,7 @@ fails if a host did not stop cleanly.
 
 from __future__ import annotations
 
-import os
 import shutil
-import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
@@ -18,11 +16,13 @@ from host_support import (
     QUIET_SCHEDULE,
     SAMPLE_APP,
     SAMPLE_KEY,
+    launch_host,
     write_local_settings,
 )
+from waits import wait_until
 
 from lvmbeat.functions_host.keys import KEY_SETTING
-from lvmbeat.functions_host.process import HostProcess, start_host_process
+from lvmbeat.functions_host.process import HostProcess
 
 
 @pytest.fixture
@@ -37,19 +37,7 @@ def sample_app(tmp_path: Path) -> Path:
 def _launch(
     app_dir: Path, env: Mapping[str, str] | None, log_path: Path
 ) -> HostProcess:
-    """The host gets this process's environment without any LVMBEAT_FUNCTION_KEY or
-    SAMPLE_* a developer may have set, plus `env`."""
-    base = {
-        k: v
-        for k, v in os.environ.items()
-        if k != KEY_SETTING and not k.startswith("SAMPLE_")
-    }
-    return start_host_process(
-        app_dir=app_dir,
-        env={**base, **(env or {})},
-        inherit_env=False,
-        log_path=log_path,
-    )
+    return launch_host(env or {}, log_path, app_dir=app_dir)
 
 
 def _stop_all(hosts: list[HostProcess]) -> None:
@@ -89,16 +77,5 @@ def keyed_host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HostProcess
 
 @pytest.fixture
 def eventually() -> Callable[..., object]:
-    """Poll `probe` until it returns something truthy; fail with `what` on timeout."""
-
-    def wait(probe: Callable[[], object], *, what: str, timeout: float = 20.0):
-        deadline = time.monotonic() + timeout
-        while True:
-            result = probe()
-            if result:
-                return result
-            if time.monotonic() > deadline:
-                pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
-            time.sleep(0.05)
-
-    return wait
+    """Poll `probe` until it returns something truthy; TimeoutError naming `what`."""
+    return wait_until
