@@ -118,15 +118,11 @@ def make_body(cycles: int):
         )
         drill.number(
             "alerts sent by host 1-4",
-            " / ".join(
-                str(log_count(h, DELIVERED_LOG.format(kind="down"))) for h in hosts
-            ),
+            " / ".join(str(delivered(h, "down")) for h in hosts),
         )
         drill.number(
             "all-clears sent by host 1-4",
-            " / ".join(
-                str(log_count(h, DELIVERED_LOG.format(kind="up"))) for h in hosts
-            ),
+            " / ".join(str(delivered(h, "up")) for h in hosts),
         )
         drill.number(
             "conditional writes that lost a race (HTTP 412 at Azurite)",
