@@ -64,7 +64,7 @@ test: lint pytest
 
 run: install
 	scripts/ensure_rabbitmq.sh
-	$(BIN)/python -m lvmbeat.dev.run_local
+	$(BIN)/python -m lvmbeat_local.dev.run_local
 
 bench: install
 	scripts/ensure_rabbitmq.sh

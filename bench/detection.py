@@ -35,7 +35,7 @@ from report import (
     write_section,
 )
 
-from lvmbeat.dev.smtp import SmtpServer, start_smtp_server
+from lvmbeat_local.dev.smtp import SmtpServer, start_smtp_server
 
 
 GRACE = 3

@@ -13,14 +13,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from lvmbeat.dev.azurite import (
+from lvmbeat_local.dev.azurite import (
     DEV_ACCOUNT,
     DEV_KEY,
     AzuriteTables,
     start_azurite_tables,
 )
-from lvmbeat.dev.ports import free_port, wait_for_port
-from lvmbeat.functions_host.process import HostProcess, start_host_process
+from lvmbeat_local.dev.ports import free_port, wait_for_port
+from lvmbeat_local.host.process import HostProcess, start_host_process
 
 
 # The benches import the local stand-ins from here, so one file follows them when

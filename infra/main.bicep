@@ -5,7 +5,10 @@
 // Every name derives from the resource group, so a redeploy updates the same resources
 // and the function app keeps its hostname; the actor's configured URL never changes.
 // No key or connection string is created, passed or output: the app reaches storage,
-// telemetry and email with its managed identity. See docs/deploy.md.
+// telemetry and email with its managed identity. The few secrets that no identity can
+// replace (a Slack bot token, a webhook signing secret, an SMTP relay's password) live
+// in the monitor's Key Vault, set there by an operator, and reach the app as Key Vault
+// references; none is a parameter or an output. See docs/deploy.md.
 
 @description('Region for the regional resources; defaults to the resource group region. Must offer Flex Consumption.')
 param location string = resourceGroup().location
@@ -36,6 +39,46 @@ param checkSchedule string = '*/30 * * * * *'
 @minLength(3)
 @maxLength(63)
 param tableName string = 'lvmbeat'
+
+@description('How the monitor sends email: acs (Azure Communication Services, by managed identity, no password) or smtp (a relay whose password the app reads from Key Vault secret smtp-password).')
+@allowed([
+  'acs'
+  'smtp'
+])
+param emailBackend string = 'acs'
+
+@description('SMTP relay host (LVMBEAT_EMAIL_HOST), when emailBackend is smtp.')
+param smtpHost string = ''
+
+@description('SMTP relay port (LVMBEAT_EMAIL_PORT), STARTTLS, when emailBackend is smtp.')
+@minValue(1)
+@maxValue(65535)
+param smtpPort int = 587
+
+@description('SMTP user name (LVMBEAT_EMAIL_USERNAME), when emailBackend is smtp.')
+param smtpUsername string = ''
+
+@description('Sender address the SMTP relay accepts (LVMBEAT_EMAIL_FROM_ADDRESS), when emailBackend is smtp.')
+param smtpFromAddress string = ''
+
+@description('Post alerts to Slack. Set the slack-token secret in the vault before turning this on (docs/deploy.md).')
+param slackEnabled bool = false
+
+@description('Slack channel the alerts go to (LVMBEAT_SLACK_CHANNEL).')
+param slackChannel string = 'lvm-alerts'
+
+@description('Put on Slack alerts and reminders, not on all-clears (LVMBEAT_SLACK_MENTIONS).')
+param slackMentions string = '@here'
+
+@description('URL that gets one JSON POST per notice (LVMBEAT_WEBHOOK_URL); empty for no webhook.')
+param webhookUrl string = ''
+
+@description('Sign the webhook POSTs with the webhook-secret secret from the vault (LVMBEAT_WEBHOOK_SECRET). Set that secret first.')
+param webhookSigned bool = false
+
+@description('Seconds between "still down" reminders while an outage lasts (LVMBEAT_REMIND_EVERY); 0 is off.')
+@minValue(0)
+param remindEverySeconds int = 0
 
 @description('Where Azure Communication Services keeps email data at rest.')
 param emailDataLocation string = 'United States'
@@ -91,12 +134,46 @@ var monitorSettings = {
   LVMBEAT_SITE_NAME: siteName
   LVMBEAT_TABLE_ENDPOINT: storage.outputs.tableEndpoint
   LVMBEAT_TABLE_NAME: tableName
-  LVMBEAT_EMAIL_BACKEND: 'acs'
+  LVMBEAT_EMAIL_BACKEND: emailBackend
   LVMBEAT_ACS_ENDPOINT: email.outputs.endpoint
   LVMBEAT_EMAIL_RECIPIENTS: join(emailRecipients, ',')
-  LVMBEAT_EMAIL_FROM_ADDRESS: email.outputs.senderAddress
+  LVMBEAT_EMAIL_FROM_ADDRESS: (emailBackend == 'smtp') ? smtpFromAddress : email.outputs.senderAddress
   LVMBEAT_EMAIL_REPLY_TO: emailReplyTo
 }
+
+// Settings of the optional channels, present only when that channel is on. A secret is
+// a Key Vault reference, `@Microsoft.KeyVault(VaultName=...;SecretName=...)`, which App
+// Service resolves with the identity named in keyVaultReferenceIdentity
+// (functionapp.bicep) and re-reads within 24 hours of a change ("Use Key Vault
+// references as app settings",
+// https://learn.microsoft.com/azure/app-service/app-service-key-vault-references).
+// A reference that cannot be resolved reaches the app as its own text, so a secret's
+// setting exists only when the operator has said the secret is in the vault (the
+// parameters above); the secret names are the ones docs/deploy.md sets.
+var slackSettings = slackEnabled ? {
+  LVMBEAT_SLACK_TOKEN: '@Microsoft.KeyVault(VaultName=${vault.outputs.name};SecretName=slack-token)'
+  LVMBEAT_SLACK_CHANNEL: slackChannel
+  LVMBEAT_SLACK_MENTIONS: slackMentions
+} : {}
+
+var webhookSettings = empty(webhookUrl) ? {} : {
+  LVMBEAT_WEBHOOK_URL: webhookUrl
+}
+
+var webhookSigningSettings = (!empty(webhookUrl) && webhookSigned) ? {
+  LVMBEAT_WEBHOOK_SECRET: '@Microsoft.KeyVault(VaultName=${vault.outputs.name};SecretName=webhook-secret)'
+} : {}
+
+var smtpSettings = (emailBackend == 'smtp') ? {
+  LVMBEAT_EMAIL_HOST: smtpHost
+  LVMBEAT_EMAIL_PORT: string(smtpPort)
+  LVMBEAT_EMAIL_USERNAME: smtpUsername
+  LVMBEAT_EMAIL_PASSWORD: '@Microsoft.KeyVault(VaultName=${vault.outputs.name};SecretName=smtp-password)'
+} : {}
+
+var reminderSettings = (remindEverySeconds > 0) ? {
+  LVMBEAT_REMIND_EVERY: string(remindEverySeconds)
+} : {}
 
 module identity 'modules/identity.bicep' = {
   name: 'lvmbeat-identity'
@@ -138,6 +215,16 @@ module email 'modules/email.bicep' = {
   }
 }
 
+module vault 'modules/keyvault.bicep' = {
+  name: 'lvmbeat-keyvault'
+  params: {
+    name: 'kv-lvmbeat-${token}'
+    location: location
+    tags: tags
+    workspaceId: monitoring.outputs.workspaceId
+  }
+}
+
 module roles 'modules/roles.bicep' = {
   name: 'lvmbeat-roles'
   params: {
@@ -146,6 +233,7 @@ module roles 'modules/roles.bicep' = {
     applicationInsightsName: monitoring.outputs.applicationInsightsName
     communicationServiceName: email.outputs.communicationServiceName
     emailSenderRoleId: emailSenderRoleId
+    keyVaultName: vault.outputs.name
   }
 }
 
@@ -163,7 +251,7 @@ module functionApp 'modules/functionapp.bicep' = {
     applicationInsightsName: monitoring.outputs.applicationInsightsName
     maximumInstanceCount: maximumInstanceCount
     instanceMemoryMB: instanceMemoryMB
-    monitorSettings: monitorSettings
+    monitorSettings: union(monitorSettings, slackSettings, webhookSettings, webhookSigningSettings, smtpSettings, reminderSettings)
   }
   // The host starts reading storage as soon as the app exists; grant first.
   dependsOn: [
@@ -202,6 +290,9 @@ output statusUrl string = 'https://${functionApp.outputs.defaultHostName}/status
 
 @description('Sender of the outage emails.')
 output emailSenderAddress string = email.outputs.senderAddress
+
+@description('The vault the operator puts the Slack token, webhook secret or SMTP password in (docs/deploy.md).')
+output vaultName string = vault.outputs.name
 
 @description('Client ID of the app identity (an identifier, not a secret).')
 output identityClientId string = identity.outputs.clientId

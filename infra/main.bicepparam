@@ -24,6 +24,18 @@ param checkSchedule = '*/30 * * * * *'
 // Leave it commented out to use the default derived from the resource group.
 // param functionAppName = 'func-lvmbeat-<token>'
 
+// Channels beside email (docs/deploy.md, "Secrets"). A channel whose secret comes from
+// the Key Vault stays off until that secret is in the vault: set it with
+// `az keyvault secret set`, then turn the channel on here and deploy again.
+param slackEnabled = false
+param slackChannel = 'lvm-alerts'
+param slackMentions = '@here'
+// One JSON POST per notice; '' for none. webhookSigned needs secret webhook-secret.
+param webhookUrl = ''
+param webhookSigned = false
+// Seconds between "still down" reminders during an outage; 0 for none.
+param remindEverySeconds = 0
+
 // Watcher on the watcher: alert when the monitor timer has not completed for 15 min.
 param watcherWindowMinutes = 15
 param watcherEnabled = true

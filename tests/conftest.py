@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 import trustme
 
-from lvmbeat.dev.azurite import AzuriteTables, start_azurite_tables
-from lvmbeat.dev.ports import port_is_open
-from lvmbeat.dev.smtp import SmtpServer, start_smtp_server
+from lvmbeat_local.dev.azurite import AzuriteTables, start_azurite_tables
+from lvmbeat_local.dev.ports import port_is_open
+from lvmbeat_local.dev.smtp import SmtpServer, start_smtp_server
 
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

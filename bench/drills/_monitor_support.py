@@ -45,10 +45,10 @@ from report import RELIABILITY_MD, machine, now_utc, write_section  # noqa: E402
 from report import quantile as quantile  # noqa: E402 - re-exported for the drills
 from waits import wait_until as wait_for  # noqa: E402
 
-from lvmbeat.dev.azurite import AzuriteTables, start_azurite_tables  # noqa: E402
-from lvmbeat.dev.smtp import SmtpServer, SmtpSink  # noqa: E402
-from lvmbeat.functions_host.keys import KEY_SETTING  # noqa: E402
-from lvmbeat.functions_host.process import HostProcess  # noqa: E402
+from lvmbeat_local.dev.azurite import AzuriteTables, start_azurite_tables  # noqa: E402
+from lvmbeat_local.dev.smtp import SmtpServer, SmtpSink  # noqa: E402
+from lvmbeat_local.host.keys import KEY_SETTING  # noqa: E402
+from lvmbeat_local.host.process import HostProcess  # noqa: E402
 
 
 SITE = "LCO"

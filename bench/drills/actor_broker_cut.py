@@ -1,7 +1,7 @@
 """Drill: the actor's RabbitMQ connection is closed under it while heartbeats flow.
 
 The actor (its own process, production timings: cutoff 10 s, command timeout 5 s)
-reaches the broker through a loopback relay (`lvmbeat.dev.relay`), so only its own
+reaches the broker through a loopback relay (`lvmbeat_local.dev.relay`), so only its own
 connection breaks; the shared broker and everyone else on it are untouched. An
 Overwatcher stand-in sends `set overwatcher` every second, an lvmecp stand-in polls
 `status` every second with lvmecp's 5 s limit, and a simulated lvmecp with the PLC's
@@ -50,8 +50,8 @@ from _actor_common import (
 
 from clu import AMQPClient
 
-from lvmbeat.dev.relay import BrokerProxy
 from lvmbeat.simulator import DomeState, SimulatedEcp
+from lvmbeat_local.dev.relay import BrokerProxy
 
 
 SECTION = "drill-actor-broker-cut"
@@ -277,8 +277,8 @@ def judge(
 
 What: the actor (`lvmbeat actor start --debug`, its own process; cutoff {CUTOFF:.0f} s,
 command timeout {COMMAND_TIMEOUT:.0f} s, as in production) reaches RabbitMQ through a
-loopback relay (`lvmbeat.dev.relay.BrokerProxy`), so only its connection breaks and the
-shared broker is untouched. A stand-in Overwatcher sends `set overwatcher` every
+loopback relay (`lvmbeat_local.dev.relay.BrokerProxy`), so only its connection breaks
+and the shared broker is untouched. A stand-in Overwatcher sends `set overwatcher` every
 {SET_PERIOD:.0f} s, a stand-in lvmecp poller sends `status` every {STATUS_PERIOD:.0f} s
 with lvmecp's {STATUS_LIMIT:.0f} s limit, and the simulated lvmecp (PLC dome timer
 {DOME_TIMEOUT:.0f} s) counts heartbeats. Fault 1 (drop): the connection is aborted, the

@@ -50,9 +50,9 @@ from _monitor_support import (
     wait_until,
 )
 
-from lvmbeat.dev.ports import free_port
-from lvmbeat.dev.smtp import SmtpServer, SmtpSink
-from lvmbeat.functions_host.process import HostProcess
+from lvmbeat_local.dev.ports import free_port
+from lvmbeat_local.dev.smtp import SmtpServer, SmtpSink
+from lvmbeat_local.host.process import HostProcess
 from lvmbeat_monitor.decide import CLAIM_LEASE
 
 

@@ -40,7 +40,7 @@ from _monitor_support import (
     wait_until,
 )
 
-from lvmbeat.dev.smtp import start_smtp_server
+from lvmbeat_local.dev.smtp import start_smtp_server
 
 
 GRACE = 3  # LVMBEAT_SEND_EMAIL_AFTER, seconds

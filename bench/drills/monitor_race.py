@@ -42,7 +42,7 @@ from _monitor_support import (
     wait_until,
 )
 
-from lvmbeat.dev.smtp import start_smtp_server
+from lvmbeat_local.dev.smtp import start_smtp_server
 
 
 HOSTS = 4

@@ -41,8 +41,8 @@ from _monitor_support import (
     wait_until,
 )
 
-from lvmbeat.dev.smtp import start_smtp_server
-from lvmbeat.functions_host.process import HostProcess
+from lvmbeat_local.dev.smtp import start_smtp_server
+from lvmbeat_local.host.process import HostProcess
 
 
 GRACE = 6  # LVMBEAT_SEND_EMAIL_AFTER, seconds

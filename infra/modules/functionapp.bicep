@@ -109,6 +109,11 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
     // checkov:skip=CKV_AZURE_78:Flex Consumption has no FTP(S) at all; Microsoft lists siteConfig ftpsState among the Flex deprecations ("FTPS not supported") and ARM refuses a Flex site that sets it.
     serverFarmId: plan.id
     httpsOnly: true
+    // Key Vault references resolve with the system-assigned identity unless this names
+    // a user-assigned one; the app has none of the former, so without it no reference
+    // would resolve ("Access vaults with a user-assigned identity",
+    // https://learn.microsoft.com/azure/app-service/app-service-key-vault-references).
+    keyVaultReferenceIdentity: identityId
     // Only properties that Flex Consumption accepts: nothing from the deprecation list
     // (alwaysOn, ftpsState, linuxFxVersion, functionAppScaleLimit, ...).
     siteConfig: {

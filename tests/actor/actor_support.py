@@ -1,6 +1,7 @@
 """Helpers for the actor tests: loopback listeners, a manual clock, checked commands.
 
-The broker relay the broker tests cut lives in `lvmbeat.dev.relay` (drills use it too).
+The broker relay the broker tests cut lives in `lvmbeat_local.dev.relay` (drills use
+it too).
 """
 
 from __future__ import annotations

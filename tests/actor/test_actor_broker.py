@@ -10,9 +10,9 @@ import pytest
 from actor_support import command, final
 
 from lvmbeat.actor import BeatActor
-from lvmbeat.dev.ports import free_port
-from lvmbeat.dev.relay import BrokerProxy
 from lvmbeat.tally import Tally
+from lvmbeat_local.dev.ports import free_port
+from lvmbeat_local.dev.relay import BrokerProxy
 
 
 @pytest.fixture

@@ -12,8 +12,8 @@ from actor_support import command, final
 from aiohttp import web
 
 from lvmbeat.config import OutsideMonitorSection, load_config
-from lvmbeat.dev.ports import free_port
 from lvmbeat.outside import OutsidePinger, heartbeat_url
+from lvmbeat_local.dev.ports import free_port
 
 
 @dataclass

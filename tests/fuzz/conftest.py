@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from lvmbeat.dev.azurite import AzuriteTables
-from lvmbeat.dev.ports import free_port
-from lvmbeat.functions_host.keys import KEY_SETTING
-from lvmbeat.functions_host.process import HostProcess, start_host_process
+from lvmbeat_local.dev.azurite import AzuriteTables
+from lvmbeat_local.dev.ports import free_port
+from lvmbeat_local.host.keys import KEY_SETTING
+from lvmbeat_local.host.process import HostProcess, start_host_process
 from lvmbeat_monitor import runtime
 from lvmbeat_monitor.service import MonitorService
 from lvmbeat_monitor.settings import load_settings

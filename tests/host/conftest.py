@@ -8,7 +8,7 @@ fails if a host did not stop cleanly.
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import pytest
@@ -21,8 +21,8 @@ from host_support import (
 )
 from waits import wait_until
 
-from lvmbeat.functions_host.keys import KEY_SETTING
-from lvmbeat.functions_host.process import HostProcess
+from lvmbeat_local.host.keys import KEY_SETTING
+from lvmbeat_local.host.process import HostProcess
 
 
 @pytest.fixture
@@ -35,9 +35,12 @@ def sample_app(tmp_path: Path) -> Path:
 
 
 def _launch(
-    app_dir: Path, env: Mapping[str, str] | None, log_path: Path
+    app_dir: Path,
+    env: Mapping[str, str] | None,
+    log_path: Path,
+    options: Sequence[str] = (),
 ) -> HostProcess:
-    return launch_host(env or {}, log_path, app_dir=app_dir)
+    return launch_host(env or {}, log_path, app_dir=app_dir, options=options)
 
 
 def _stop_all(hosts: list[HostProcess]) -> None:
@@ -53,8 +56,12 @@ def start_host(tmp_path: Path) -> Iterator[Callable[..., HostProcess]]:
     """Start `lvmbeat monitor serve` on an app folder; stopped (SIGTERM) afterwards."""
     started: list[HostProcess] = []
 
-    def start(app_dir: Path, env: Mapping[str, str] | None = None) -> HostProcess:
-        host = _launch(app_dir, env, tmp_path / f"host-{len(started)}.log")
+    def start(
+        app_dir: Path,
+        env: Mapping[str, str] | None = None,
+        options: Sequence[str] = (),
+    ) -> HostProcess:
+        host = _launch(app_dir, env, tmp_path / f"host-{len(started)}.log", options)
         started.append(host)
         return host
 
@@ -71,6 +78,24 @@ def keyed_host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HostProcess
     shutil.copytree(SAMPLE_APP, app_dir, ignore=shutil.ignore_patterns("__pycache__"))
     write_local_settings(app_dir, {"SAMPLE_TIMER_SCHEDULE": QUIET_SCHEDULE})
     host = _launch(app_dir, {KEY_SETTING: SAMPLE_KEY}, root / "host.log")
+    yield host
+    _stop_all([host])
+
+
+# Short limits, so a test sees each one trip without waiting long for it.
+STRICT_OPTIONS = ("--request-timeout", "0.5", "--idle-timeout", "0.5")
+
+
+@pytest.fixture(scope="module")
+def strict_host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HostProcess]:
+    """Like keyed_host, with half-second request and idle timeouts."""
+    root = tmp_path_factory.mktemp("strict")
+    app_dir = root / "app"
+    shutil.copytree(SAMPLE_APP, app_dir, ignore=shutil.ignore_patterns("__pycache__"))
+    write_local_settings(app_dir, {"SAMPLE_TIMER_SCHEDULE": QUIET_SCHEDULE})
+    host = _launch(
+        app_dir, {KEY_SETTING: SAMPLE_KEY}, root / "host.log", STRICT_OPTIONS
+    )
     yield host
     _stop_all([host])
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
 
-from lvmbeat.functions_host.process import HostProcess, start_host_process
+from lvmbeat_local.host.process import HostProcess, start_host_process
 
 
 SAMPLE_APP = Path(__file__).parent / "apps" / "sample"
@@ -21,7 +21,11 @@ FOREIGN_SETTINGS = ("LVMBEAT_", "AzureWebJobs", "AZURE_", "SAMPLE_")
 
 
 def launch_host(
-    settings: Mapping[str, str], log_path: Path, *, app_dir: Path | None = None
+    settings: Mapping[str, str],
+    log_path: Path,
+    *,
+    app_dir: Path | None = None,
+    options: Sequence[str] = (),
 ) -> HostProcess:
     """`lvmbeat monitor serve` in its own process on a free loopback port, once it
     listens: this process's environment without any FOREIGN_SETTINGS, plus
@@ -32,6 +36,7 @@ def launch_host(
         env={**base, **settings},
         inherit_env=False,
         log_path=log_path,
+        options=options,
     )
 
 

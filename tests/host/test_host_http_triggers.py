@@ -27,7 +27,7 @@ def test_every_route_the_app_declares_is_served_with_its_methods(client):
             continue
         route = re.sub(r"\{[^}]+\}", "up", trigger.route)
         if function.get_function_name() in ("hold",):
-            continue  # blocks until released; covered in test_http_errors
+            continue  # hung until released; covered in test_host_limits
         for method in trigger.methods:
             response = client.request(
                 str(method.value), f"/{route}", headers={"x-functions-key": SAMPLE_KEY}

@@ -9,7 +9,7 @@ import sys
 
 import httpx
 
-from lvmbeat.dev.ports import free_port, wait_for_port
+from lvmbeat_local.dev.ports import free_port, wait_for_port
 
 
 def test_make_run_serves_the_monitor_with_a_key_and_stops_everything_on_ctrl_c(
@@ -26,7 +26,7 @@ def test_make_run_serves_the_monitor_with_a_key_and_stops_everything_on_ctrl_c(
     output = tmp_path / "make-run.log"
     with open(output, "wb") as log:
         driver = subprocess.Popen(
-            [sys.executable, "-m", "lvmbeat.dev.run_local"],
+            [sys.executable, "-m", "lvmbeat_local.dev.run_local"],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,

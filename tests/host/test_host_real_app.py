@@ -18,10 +18,12 @@ import httpx
 import pytest
 from host_support import SAMPLE_KEY, load_app_module
 
-from lvmbeat.dev.smtp import SmtpServer
-from lvmbeat.functions_host.keys import KEY_SETTING
-from lvmbeat.functions_host.loader import AuthLevel, describe, find_app_dir
-from lvmbeat.functions_host.process import HostProcess
+from lvmbeat_local.dev.relay import BrokerProxy
+from lvmbeat_local.dev.smtp import SmtpServer
+from lvmbeat_local.host.invoke import CALLS_PER_FUNCTION
+from lvmbeat_local.host.keys import KEY_SETTING
+from lvmbeat_local.host.loader import AuthLevel, describe, find_app_dir
+from lvmbeat_local.host.process import HostProcess
 from lvmbeat_monitor.service import MonitorService
 from lvmbeat_monitor.settings import load_settings
 from lvmbeat_monitor.state import AzureTableStore
@@ -151,3 +153,42 @@ def test_two_hosts_on_one_table_send_one_alert_and_one_all_clear(
     sink.wait_for(2, timeout=30)
     settle(beating=True)
     assert len(subjects()) == 2 and subjects()[1].startswith("RESOLVED")
+
+
+async def test_storage_hung_under_status_leaves_version_answering(
+    start_host, azurite, table_name
+):
+    """Storage stops answering (a relay in front of Azurite holds every request):
+    `/status` calls hang, up to their limit; `/version`, which needs no storage, still
+    answers at once; when storage answers again, so does `/status`."""
+    relay = BrokerProxy(target_port=azurite.port)
+    await relay.open()
+    settings = monitor_settings(azurite, table_name, None)
+    settings["LVMBEAT_STORAGE_CONNECTION_STRING"] = azurite.connection_string.replace(
+        f":{azurite.port}/", f":{relay.port}/"
+    )
+    try:
+        # Started from a thread: the relay runs on this loop while the host starts.
+        host = await asyncio.to_thread(start_host, real_app().app_dir, env=settings)
+        async with httpx.AsyncClient(base_url=host.url, timeout=30) as client:
+            assert (await client.get("/status")).status_code == 200  # table made
+            relay.hold()
+            statuses = [
+                asyncio.create_task(client.get("/status"))
+                for _ in range(CALLS_PER_FUNCTION + 1)
+            ]
+            done, hung = await asyncio.wait(
+                statuses, return_when=asyncio.FIRST_COMPLETED
+            )
+            (refused,) = done  # the one over the limit, at once
+            assert refused.result().status_code == 503
+            await relay.holding.wait()  # the others wait on storage
+            version = await client.get("/version")
+            assert version.status_code == 200
+            assert not any(task.done() for task in hung)
+            relay.release()
+            answers = await asyncio.gather(*hung)
+        assert {answer.status_code for answer in answers} == {200}
+    finally:
+        relay.release()
+        await relay.cut()

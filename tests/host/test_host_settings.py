@@ -6,7 +6,7 @@ import httpx
 import pytest
 from host_support import QUIET_SCHEDULE, write_local_settings
 
-from lvmbeat.dev.ports import ServiceNotReady
+from lvmbeat_local.dev.ports import ServiceNotReady
 
 
 def test_the_app_reads_local_settings_and_the_environment_wins(start_host, sample_app):
@@ -59,7 +59,7 @@ def test_routes_sit_under_api_when_host_json_sets_no_prefix(start_host, tmp_path
         "import azure.functions as func\n"
         "app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)\n"
         "@app.route(route='ping')\n"
-        "def ping(req: func.HttpRequest) -> func.HttpResponse:\n"
+        "async def ping(req: func.HttpRequest) -> func.HttpResponse:\n"
         "    return func.HttpResponse('pong')\n"
     )
     host = start_host(app_dir)
@@ -74,3 +74,39 @@ def test_a_folder_without_function_app_py_is_refused_with_its_path(
     with pytest.raises(ServiceNotReady) as failure:
         start_host(tmp_path)
     assert f"{tmp_path} (--app-dir) has no function_app.py" in str(failure.value)
+
+
+@pytest.mark.parametrize(
+    ("declaration", "said"),
+    [
+        (
+            "@app.route(route='ping')\ndef ping(req: func.HttpRequest):\n",
+            "Function ping is a plain `def`",
+        ),
+        (
+            "@app.route(route='ping', auth_level=func.AuthLevel.ADMIN)\n"
+            "async def ping(req: func.HttpRequest):\n",
+            "Function ping has authLevel 'admin'",
+        ),
+        (
+            "@app.route(route='ping/{id:int}')\n"
+            "async def ping(req: func.HttpRequest):\n",
+            "has segment '{id:int}'",
+        ),
+    ],
+)
+def test_an_app_the_host_would_serve_unlike_azure_is_refused_at_start(
+    start_host, tmp_path, declaration, said
+):
+    app_dir = tmp_path / "other"
+    app_dir.mkdir()
+    (app_dir / "function_app.py").write_text(
+        "import azure.functions as func\n"
+        "app = func.FunctionApp()\n"
+        f"{declaration}"
+        "    return func.HttpResponse('pong')\n"
+    )
+    with pytest.raises(ServiceNotReady) as failure:
+        start_host(app_dir)
+    assert said in str(failure.value)
+    assert "Traceback" not in str(failure.value)

@@ -131,13 +131,17 @@ class Deployment:
         _, site = template.only("Microsoft.Web/sites")
         return symbol, template, site
 
-    def app_settings(self) -> dict[str, Any]:
-        """Every app setting the function app gets: name -> parsed value expression.
+    def app_settings(self, *, always: bool = False) -> dict[str, Any]:
+        """Every app setting the function app may get: name -> parsed value expression.
 
         Settings may sit in the site's `siteConfig.appSettings` (a literal list of
         name/value objects) or in a `Microsoft.Web/sites/config` resource named
         `appsettings` whose parent is the site, as Microsoft's Flex samples do. Both
         are read, so a setting cannot hide from the checks in either place.
+
+        A setting inside a conditional object (`cond ? {...} : {...}`, an optional
+        channel) counts when either branch sets it; with `always=True` only the
+        settings that every deployment gets, whatever its parameters, are returned.
         """
         symbol, template, site = self.function_app()
         settings: dict[str, Any] = {}
@@ -150,7 +154,7 @@ class Deployment:
             is_settings = config.get("name") == "appsettings"
             if is_settings and config.get("parent") == site_symbol:
                 properties = config.get("properties", {})
-                settings.update(self.resolve_object(symbol, properties))
+                settings.update(self.resolve_object(symbol, properties, always=always))
         return settings
 
     def _site_config_settings(
@@ -175,27 +179,45 @@ class Deployment:
             )
         return self.resolve_object(module, loop["detail"]["object_name"])
 
-    def resolve_object(self, module: str | None, expression: Any) -> dict[str, Any]:
-        """Evaluate an object-valued expression in a module (None: in main.bicep)."""
+    def resolve_object(
+        self, module: str | None, expression: Any, *, always: bool = False
+    ) -> dict[str, Any]:
+        """Evaluate an object-valued expression in a module (None: in main.bicep).
+
+        A conditional object gives the keys of either branch, or with `always=True`
+        the keys both branches set (the value shown is the true branch's).
+        """
         template = self.main if module is None else self.modules[module]
         if isinstance(expression, str):
             if expression in template.variables:
                 value = template.variables[expression]["value"]
-                return self.resolve_object(module, value)
+                return self.resolve_object(module, value, always=always)
             if module is not None and expression in template.parameters:
                 passed = self.main.module_params(module).get(expression)
                 if passed is None:
                     raise UnresolvedExpression(
                         f"main.bicep does not pass {expression!r} to module {module!r}"
                     )
-                return self.resolve_object(None, passed)
+                return self.resolve_object(None, passed, always=always)
         if isinstance(expression, dict):
             function = expression.get("function")
             if function and function["type"] == "union":
                 merged: dict[str, Any] = {}
                 for argument in function["parameters"].values():
-                    merged.update(self.resolve_object(module, argument))
+                    merged.update(self.resolve_object(module, argument, always=always))
                 return merged
+            operator = expression.get("operator")
+            if operator and operator["type"] == "conditional":
+                operands = operator["operands"]
+                when_true = self.resolve_object(
+                    module, operands["true_value"], always=always
+                )
+                when_false = self.resolve_object(
+                    module, operands["false_value"], always=always
+                )
+                if always:
+                    return {k: v for k, v in when_true.items() if k in when_false}
+                return {**when_false, **when_true}
             if not ({"function", "operator", "loop_type"} & expression.keys()):
                 return expression
         raise UnresolvedExpression(

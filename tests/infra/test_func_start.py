@@ -20,7 +20,7 @@ import pytest
 from azure.data.tables import TableServiceClient
 from bicep_reader import REPO_ROOT
 
-from lvmbeat.dev.ports import free_port, port_is_open, wait_for_port
+from lvmbeat_local.dev.ports import free_port, port_is_open, wait_for_port
 from lvmbeat_monitor.settings import EmailBackend, Settings, StorageAuth, load_settings
 
 

@@ -26,6 +26,8 @@ STORAGE_BLOB_DATA_OWNER = "b7e6dc6d-f1e8-4753-8033-0f276bb0955b"
 STORAGE_TABLE_DATA_CONTRIBUTOR = "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3"
 MONITORING_METRICS_PUBLISHER = "3913510d-42f4-4e42-8a64-420c390055eb"
 COMMUNICATION_AND_EMAIL_SERVICE_OWNER = "09976791-48a7-449e-bb21-39d1a415f350"
+# "Read secret contents" (Key Vault's RBAC guide, built-in roles table).
+KEY_VAULT_SECRETS_USER = "4633458b-17de-408a-b874-0445c86b69e6"
 
 
 def test_every_template_parses_so_checkov_scans_it():
@@ -59,6 +61,7 @@ def test_it_creates_everything_the_monitor_needs(deployment):
         "Microsoft.Insights/scheduledQueryRules",
         "Microsoft.Insights/webtests",
         "Microsoft.Insights/metricAlerts",
+        "Microsoft.KeyVault/vaults",
     }
 
 
@@ -178,6 +181,7 @@ def test_the_app_identity_gets_exactly_the_roles_it_needs_where_it_needs_them(
             "Microsoft.Communication/communicationServices",
             "principalId",
         ),
+        KEY_VAULT_SECRETS_USER: ("Microsoft.KeyVault/vaults", "principalId"),
     }
 
 

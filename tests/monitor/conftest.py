@@ -19,8 +19,8 @@ from aiohttp import web
 from azure.core.pipeline.transport import AioHttpTransport, AsyncHttpTransport
 from monitor_support import FakeClock, monitor_settings
 
-from lvmbeat.dev.azurite import AzuriteTables
-from lvmbeat.dev.ports import free_port
+from lvmbeat_local.dev.azurite import AzuriteTables
+from lvmbeat_local.dev.ports import free_port
 from lvmbeat_monitor import runtime
 from lvmbeat_monitor.service import MonitorService
 from lvmbeat_monitor.settings import Settings, load_settings

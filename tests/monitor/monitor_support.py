@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime, timedelta
 
-from lvmbeat.dev.smtp import SmtpServer
+from lvmbeat_local.dev.smtp import SmtpServer
 
 
 START = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)

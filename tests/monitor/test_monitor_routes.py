@@ -14,7 +14,7 @@ from azure.functions.timer import TimerRequest
 from monitor_support import smtp_env
 
 import function_app
-from lvmbeat.dev.ports import free_port
+from lvmbeat_local.dev.ports import free_port
 from lvmbeat_monitor import __version__, runtime
 from lvmbeat_monitor.state import StorageUnavailable
 

@@ -8,8 +8,8 @@ import asyncio
 import pytest
 from monitor_support import smtp_env
 
-from lvmbeat.dev.ports import free_port
-from lvmbeat.dev.smtp import start_smtp_server
+from lvmbeat_local.dev.ports import free_port
+from lvmbeat_local.dev.smtp import start_smtp_server
 from lvmbeat_monitor.decide import CheckOutcome
 from lvmbeat_monitor.service import CheckFailed, CheckResult
 

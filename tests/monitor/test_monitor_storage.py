@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 from monitor_support import START, smtp_env
 
-from lvmbeat.dev.ports import free_port
+from lvmbeat_local.dev.ports import free_port
 from lvmbeat_monitor.decide import initial_state
 from lvmbeat_monitor.model import (
     NEVER,

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 from ship_support import REPO_ROOT, SCRIPTS, version
 
-from lvmbeat.dev.ports import free_port
-from lvmbeat.functions_host.process import HostProcess, start_host_process
+from lvmbeat_local.dev.ports import free_port
+from lvmbeat_local.host.process import HostProcess, start_host_process
 
 
 QUIET_SCHEDULE = "0 0 0 1 1 *"  # once a year: no check runs during the test

@@ -1,15 +1,16 @@
 """A function app for the local host's tests: every shape of trigger the host serves.
 
-It uses the same decorators as the real monitor: sync and async handlers, a route
-template, the three auth levels, handlers that raise, and a timer whose schedule is a
-`%SETTING%` and that records each run to a JSON-lines file.
+It uses the same decorators as the real monitor: `async def` handlers, a route
+parameter, the two auth levels, a handler that raises, one that stays hung until
+released, and a timer whose schedule is a `%SETTING%` and that records each run to a
+JSON-lines file.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
-import threading
 import time
 
 import azure.functions as func
@@ -17,7 +18,7 @@ import azure.functions as func
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 
-_released = threading.Event()
+_released = asyncio.Event()
 
 
 def _json(value: object, status: int = 200) -> func.HttpResponse:
@@ -27,7 +28,7 @@ def _json(value: object, status: int = 200) -> func.HttpResponse:
 
 
 @app.route(route="echo", methods=["GET", "POST", "PUT"])
-def echo(req: func.HttpRequest) -> func.HttpResponse:
+async def echo(req: func.HttpRequest) -> func.HttpResponse:
     """Sync, function level: returns the request as the function saw it."""
     return _json(
         {
@@ -58,43 +59,39 @@ async def report(req: func.HttpRequest) -> func.HttpResponse:
     )
 
 
-@app.route(route="maintenance", methods=["POST"], auth_level=func.AuthLevel.ADMIN)
-def maintenance(req: func.HttpRequest) -> func.HttpResponse:
-    return _json({"maintenance": "done"})
-
-
 @app.route(route="setting/{name}", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
-def setting(req: func.HttpRequest) -> func.HttpResponse:
+async def setting(req: func.HttpRequest) -> func.HttpResponse:
     """What the app reads from its environment."""
     return _json({"value": os.environ.get(req.route_params["name"])})
 
 
 @app.route(route="fail", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
-def fail(req: func.HttpRequest) -> func.HttpResponse:
+async def fail(req: func.HttpRequest) -> func.HttpResponse:
     raise RuntimeError("table password is hunter2")
 
 
-@app.route(route="fail-async", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
-async def fail_async(req: func.HttpRequest) -> func.HttpResponse:
-    raise ValueError("async secret detail")
-
-
 @app.route(route="hold", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
-def hold(req: func.HttpRequest) -> func.HttpResponse:
-    """Blocks its thread until /release: proves sync handlers run off the event loop."""
-    return _json({"released": _released.wait(timeout=20)})
+async def hold(req: func.HttpRequest) -> func.HttpResponse:
+    """Hung until /release, like a call to storage that stopped answering."""
+    try:
+        await asyncio.wait_for(_released.wait(), timeout=20)
+    except TimeoutError:
+        return _json({"released": False})
+    return _json({"released": True})
 
 
 @app.route(route="release", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
 async def release(req: func.HttpRequest) -> func.HttpResponse:
+    """Wakes every /hold waiting now; later ones wait again."""
     _released.set()
-    return _json({"released": True})
+    _released.clear()
+    return _json({"released": True, "body_bytes": len(req.get_body())})
 
 
 @app.timer_trigger(
     schedule="%SAMPLE_TIMER_SCHEDULE%", arg_name="timer", use_monitor=False
 )
-def tick(timer: func.TimerRequest) -> None:
+async def tick(timer: func.TimerRequest) -> None:
     """Records each run; the first one lasts SAMPLE_TIMER_FIRST_RUN_SECONDS and raises
     when SAMPLE_TIMER_FAIL_FIRST is set."""
     path = os.environ.get("SAMPLE_TIMER_LOG")
@@ -106,7 +103,10 @@ def tick(timer: func.TimerRequest) -> None:
         records.write(json.dumps(start) + "\n")
         records.flush()
         if runs == 0:
-            time.sleep(float(os.environ.get("SAMPLE_TIMER_FIRST_RUN_SECONDS", "0")))
+            # The run's own work (a slow check), not a wait for something.
+            await asyncio.sleep(
+                float(os.environ.get("SAMPLE_TIMER_FIRST_RUN_SECONDS", "0"))
+            )
         records.write(
             json.dumps(
                 {"phase": "end", "at": time.time(), "status": timer.schedule_status}

@@ -1,8 +1,10 @@
-"""Function keys as Azure checks them: `code` query parameter or `x-functions-key`.
+"""Function keys as Azure checks them: `code` query parameter or `x-functions-key`
+header, whose name matches in any letter case (HTTP header names are case-insensitive;
+the caller passes a case-insensitive mapping).
 
-The host knows one key, `LVMBEAT_FUNCTION_KEY`; it opens function- and admin-level
-routes. Unset, every route is open, as under `func start`. The key is compared in
-constant time and never logged.
+The host knows one key, `LVMBEAT_FUNCTION_KEY`; it opens function-level routes. Unset,
+every route is open, as under `func start`. The key is compared in constant time and
+never logged.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from lvmbeat.functions_host.loader import AuthLevel
+from lvmbeat_local.host.loader import AuthLevel
 
 
 KEY_SETTING = "LVMBEAT_FUNCTION_KEY"

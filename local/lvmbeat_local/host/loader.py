@@ -23,10 +23,11 @@ from typing import Any
 
 import azure.functions as func
 
-from lvmbeat.functions_host.errors import AppLoadError
+from lvmbeat_local.host.errors import AppLoadError
+from lvmbeat_local.repository import RepositoryNotFound, find_repository
 
 
-log = logging.getLogger("lvmbeat.functions_host")
+log = logging.getLogger("lvmbeat_local.host")
 
 APP_MODULE = "function_app"
 APP_ATTRIBUTE = "app"
@@ -40,9 +41,11 @@ TIMER_TRIGGER = "timerTrigger"
 
 
 class AuthLevel(StrEnum):
+    """The levels the monitor uses. `admin` needs Azure's master key, which a self-
+    hosted monitor has no use for: an app that declares it is refused at start."""
+
     ANONYMOUS = "anonymous"
     FUNCTION = "function"
-    ADMIN = "admin"
 
 
 @dataclass(frozen=True)
@@ -64,7 +67,6 @@ class TimerFunction:
     name: str
     schedule: str
     run_on_startup: bool
-    use_monitor: bool | None
     handler: Callable[..., Any]
     arg_name: str
 
@@ -79,7 +81,7 @@ class LoadedApp:
 
 def find_app_dir(explicit: Path | str | None = None) -> Path:
     """The folder holding function_app.py: --app-dir, $LVMBEAT_FUNCTION_APP_DIR, or the
-    repository's function_app/ (found next to the installed lvmbeat_monitor)."""
+    repository's function_app/."""
     candidates: list[tuple[Path, str]] = []
     if explicit:
         candidates.append((Path(explicit), "--app-dir"))
@@ -95,24 +97,20 @@ def find_app_dir(explicit: Path | str | None = None) -> Path:
                 f"{path} ({source}) has no {APP_MODULE}.py; point it at the function "
                 "app's folder (the one with host.json)."
             )
-    searched = ", ".join(str(path) for path, _ in candidates)
+    searched = ", ".join(str(path) for path, _ in candidates) or "no repository found"
     raise AppLoadError(
-        f"No {APP_MODULE}.py found (looked in {searched}); "
+        f"No {APP_MODULE}.py found (looked in: {searched}); "
         f"pass --app-dir or set {APP_DIR_ENV}."
     )
 
 
 def _default_app_dirs() -> list[Path]:
-    dirs = []
+    """The repository's function_app/, the repository found by its markers from this
+    package (an editable install) or from the current folder."""
     try:
-        import lvmbeat_monitor
-
-        dirs.append(Path(lvmbeat_monitor.__file__).resolve().parents[1])
-    except ImportError:
-        pass
-    # actor/lvmbeat/functions_host/loader.py -> repository root
-    dirs.append(Path(__file__).resolve().parents[3] / "function_app")
-    return dirs
+        return [find_repository() / "function_app"]
+    except RepositoryNotFound:
+        return []  # find_app_dir says what to pass instead
 
 
 def read_route_prefix(app_dir: Path) -> str:
@@ -198,7 +196,6 @@ def describe(app: func.FunctionApp, app_dir: Path) -> LoadedApp:
                     name=name,
                     schedule=str(trigger["schedule"]),
                     run_on_startup=bool(trigger.get("runOnStartup", False)),
-                    use_monitor=trigger.get("useMonitor"),
                     handler=handler,
                     arg_name=trigger["name"],
                 )
@@ -221,7 +218,8 @@ def _http_function(
         auth_level = AuthLevel(level)
     except ValueError:
         raise AppLoadError(
-            f"Function {name} has unknown authLevel {level!r}."
+            f"Function {name} has authLevel {level!r}; the local host serves "
+            f"{' and '.join(AuthLevel)} functions only."
         ) from None
     return HttpFunction(
         name=name,
@@ -234,8 +232,15 @@ def _http_function(
 
 
 def _check_parameters(name: str, handler: Callable[..., Any], arg_name: str) -> None:
-    """Fail at start, not at the first call, when the function wants more than its
-    trigger (Azure would bind `context` or other bindings the host does not have)."""
+    """Fail at start, not at the first call, when the function is not a coroutine
+    function or wants more than its trigger (Azure would bind `context` or other
+    bindings the host does not have)."""
+    if not inspect.iscoroutinefunction(handler):
+        raise AppLoadError(
+            f"Function {name} is a plain `def`; the local host runs `async def` "
+            "functions on its event loop, as the monitor's are (a blocking call there "
+            "would stall every route)."
+        )
     signature = inspect.signature(handler)
     if arg_name not in signature.parameters:
         raise AppLoadError(

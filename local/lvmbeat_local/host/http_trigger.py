@@ -1,13 +1,15 @@
 """HTTP triggers over aiohttp: request -> func.HttpRequest -> function -> response.
 
 Errors are JSON `{"error": ...}` (404 unknown route, 405 wrong method, 401 missing key,
-500 when the function raises). A 500 never carries the traceback: that goes to the log.
-One log line per request: function, method and path (no query: it may carry `code=`),
-status and duration.
+408 a body that does not arrive in time, 413 a body over the cap, 503 a function at its
+limit of calls, 500 when the function raises). A 500 never carries the traceback: that
+goes to the log. One log line per request: function, method and path (no query: it may
+carry `code=`), status and duration.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 
@@ -17,12 +19,12 @@ import azure.functions as func
 from aiohttp import web
 from multidict import CIMultiDict
 
-from lvmbeat.functions_host.invoke import Invoker
-from lvmbeat.functions_host.keys import KEY_HEADER, KEY_QUERY_PARAMETER, KeyCheck
-from lvmbeat.functions_host.routes import Route, RouteTable
+from lvmbeat_local.host.invoke import FunctionBusy, Invoker
+from lvmbeat_local.host.keys import KEY_HEADER, KEY_QUERY_PARAMETER, KeyCheck
+from lvmbeat_local.host.routes import Route, RouteTable
 
 
-log = logging.getLogger("lvmbeat.functions_host")
+log = logging.getLogger("lvmbeat_local.host")
 
 # Set by aiohttp from the body it sends; a function's own value would be wrong.
 _HOP_BY_HOP = {"content-length", "transfer-encoding", "connection", "keep-alive"}
@@ -35,12 +37,20 @@ def json_error(status: int, message: str, **headers: str) -> web.Response:
 class HttpTriggers:
     """The aiohttp handler for every HTTP function of the app."""
 
-    def __init__(self, table: RouteTable, keys: KeyCheck, invoker: Invoker) -> None:
+    def __init__(
+        self,
+        table: RouteTable,
+        keys: KeyCheck,
+        invoker: Invoker,
+        *,
+        body_timeout: float,
+    ) -> None:
         self.table = table
         self.keys = keys
         self.invoker = invoker
+        self.body_timeout = body_timeout
 
-    async def handle(self, request: web.Request) -> web.StreamResponse:
+    async def handle(self, request: web.BaseRequest) -> web.StreamResponse:
         started = time.perf_counter()
         name = "-"
         response: web.StreamResponse
@@ -63,7 +73,9 @@ class HttpTriggers:
         )
         return response
 
-    async def _dispatch(self, request: web.Request) -> tuple[str, web.StreamResponse]:
+    async def _dispatch(
+        self, request: web.BaseRequest
+    ) -> tuple[str, web.StreamResponse]:
         try:
             # Built from the Host header, which the client chooses.
             url = str(request.url)
@@ -92,21 +104,33 @@ class HttpTriggers:
         route, route_params = allowed[0]
         function = route.function
         query = _single_values(request.query)
-        headers = _single_values(request.headers)
-        if not self.keys.allows(function.auth_level, query, headers):
+        # request.headers, not a plain dict: Azure matches the key header's name in
+        # any letter case, and so does this lookup.
+        if not self.keys.allows(function.auth_level, query, request.headers):
             return function.name, json_error(
                 401,
                 f"{request.path} needs the function key in the "
                 f"'{KEY_QUERY_PARAMETER}' query parameter or the '{KEY_HEADER}' "
                 "header.",
             )
+        try:
+            # Bounded twice: in size (the server's cap, 413) and in time, so a client
+            # that trickles its body cannot hold a call open.
+            async with asyncio.timeout(self.body_timeout):
+                body = await request.read()
+        except TimeoutError:
+            return function.name, json_error(
+                408,
+                f"The request body did not arrive within {self.body_timeout:g} s.",
+                Connection="close",
+            )
         azure_request = func.HttpRequest(
             method=request.method,
             url=url,
-            headers=headers,
+            headers=_single_values(request.headers),
             params=query,
             route_params=route_params,
-            body=await request.read(),
+            body=body,
         )
         return function.name, await self._invoke(route, azure_request)
 
@@ -116,9 +140,12 @@ class HttpTriggers:
         function = route.function
         try:
             result = await self.invoker.call(
-                function.handler, **{function.arg_name: azure_request}
+                function.name, function.handler, **{function.arg_name: azure_request}
             )
             return to_aiohttp(result)
+        except FunctionBusy as busy:
+            log.warning("%s", busy)
+            return json_error(503, str(busy), **{"Retry-After": "1"})
         except Exception:  # the function's fault: logged in full, answered briefly
             log.exception(
                 "Function %s raised while serving %s %s.",
@@ -131,7 +158,7 @@ class HttpTriggers:
             )
 
 
-def _logged(request: web.Request) -> str:
+def _logged(request: web.BaseRequest) -> str:
     """The path as sent, still percent-encoded: a decoded `%0A` would start a forged
     log line. Never the query, which may carry `code=`."""
     return request.rel_url.raw_path
@@ -146,26 +173,21 @@ def _single_values(multi: Any) -> dict[str, str]:
 
 
 def to_aiohttp(result: Any) -> web.Response:
-    """The function's return value as an aiohttp response (status, headers, type)."""
-    if isinstance(result, func.HttpResponse):
-        headers = CIMultiDict(
-            (k, v) for k, v in result.headers.items() if k.lower() not in _HOP_BY_HOP
+    """The function's func.HttpResponse as an aiohttp response (status, headers,
+    type). The monitor returns nothing else; anything else is the function's fault."""
+    if not isinstance(result, func.HttpResponse):
+        raise TypeError(
+            f"an HTTP function returned {type(result).__name__}; return a "
+            "func.HttpResponse."
         )
-        if "Content-Type" not in headers and result.mimetype:
-            content_type = result.mimetype
-            if result.charset and "charset" not in content_type:
-                content_type += f"; charset={result.charset}"
-            headers["Content-Type"] = content_type
-        return web.Response(
-            body=result.get_body(), status=result.status_code, headers=headers
-        )
-    if isinstance(result, str):
-        return web.Response(text=result, content_type="text/plain")
-    if isinstance(result, bytes):
-        return web.Response(body=result, content_type="application/octet-stream")
-    if result is None:
-        return web.Response(status=204)
-    raise TypeError(
-        f"an HTTP function returned {type(result).__name__}; return a "
-        "func.HttpResponse, str or bytes."
+    headers = CIMultiDict(
+        (k, v) for k, v in result.headers.items() if k.lower() not in _HOP_BY_HOP
+    )
+    if "Content-Type" not in headers and result.mimetype:
+        content_type = result.mimetype
+        if result.charset and "charset" not in content_type:
+            content_type += f"; charset={result.charset}"
+        headers["Content-Type"] = content_type
+    return web.Response(
+        body=result.get_body(), status=result.status_code, headers=headers
     )

@@ -15,7 +15,7 @@ from email.message import EmailMessage
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from lvmbeat.dev.ports import free_port
+from lvmbeat_local.dev.ports import free_port
 
 
 @dataclass

@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping, MutableMapping
 from pathlib import Path
 
-from lvmbeat.functions_host.errors import SettingsError
+from lvmbeat_local.host.errors import SettingsError
 
 
 LOCAL_SETTINGS_FILE = "local.settings.json"

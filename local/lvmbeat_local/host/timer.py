@@ -17,13 +17,12 @@ from datetime import UTC, datetime, timedelta
 from azure.functions.timer import TimerRequest  # func.TimerRequest is the ABC
 from croniter import croniter
 
-from lvmbeat.functions_host.errors import ScheduleError
-from lvmbeat.functions_host.invoke import Invoker
-from lvmbeat.functions_host.loader import TimerFunction
-from lvmbeat.functions_host.settings import resolve_references
+from lvmbeat_local.host.errors import ScheduleError
+from lvmbeat_local.host.loader import TimerFunction
+from lvmbeat_local.host.settings import resolve_references
 
 
-log = logging.getLogger("lvmbeat.functions_host")
+log = logging.getLogger("lvmbeat_local.host")
 
 # A run that starts later than this after its occurrence is past due. Well above the
 # event loop's wake-up jitter, well below any schedule worth running.
@@ -75,12 +74,10 @@ class TimerRunner:
     def __init__(
         self,
         function: TimerFunction,
-        invoker: Invoker,
         *,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self.function = function
-        self.invoker = invoker
         self.clock = clock
         expression = resolve_references(
             function.schedule, what=f"Timer {function.name}"
@@ -127,9 +124,9 @@ class TimerRunner:
                 },
                 schedule={"AdjustForDST": True},
             )
-            await self.invoker.call(
-                self.function.handler, **{self.function.arg_name: request}
-            )
+            # Its own task on the loop, outside the HTTP calls' limits: no request,
+            # however stalled, delays a check.
+            await self.function.handler(**{self.function.arg_name: request})
         except Exception:  # logged with context; the schedule goes on
             outcome = "failed"
             log.exception(

@@ -9,7 +9,8 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lvmbeat.dev.ports import ServiceNotReady, free_port, wait_for_port
+from lvmbeat_local.dev.ports import ServiceNotReady, free_port, wait_for_port
+from lvmbeat_local.repository import RepositoryNotFound, find_repository
 
 
 # Azurite's documented well-known development account; not a secret.
@@ -19,23 +20,25 @@ DEV_KEY = (
     "K1SZFPTOtr/KBHBeksoGMGw=="
 )
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
-
-
 class AzuriteMissing(RuntimeError):
     """The azurite npm package is not installed where we look for it."""
 
 
 def find_azurite_table() -> str:
-    """Path of `azurite-table`: the repo's node_modules first, then PATH."""
-    local = REPO_ROOT / "node_modules" / ".bin" / "azurite-table"
-    if local.exists():
+    """Path of `azurite-table`: the repository's node_modules first (the version
+    package-lock.json pins), then PATH."""
+    try:
+        local = find_repository() / "node_modules" / ".bin" / "azurite-table"
+    except RepositoryNotFound:
+        local = None
+    if local is not None and local.exists():
         return str(local)
     found = shutil.which("azurite-table")
     if found:
         return found
+    where = f"in {local.parent} nor " if local is not None else ""
     raise AzuriteMissing(
-        f"azurite-table not found in {local.parent} nor on PATH; "
+        f"azurite-table not found {where}on PATH; "
         "run `npm ci` in the repository root (make test and make run do it)."
     )
 

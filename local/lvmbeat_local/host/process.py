@@ -11,11 +11,11 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from lvmbeat.dev.ports import ServiceNotReady, free_port, wait_for_port
+from lvmbeat_local.dev.ports import ServiceNotReady, free_port, wait_for_port
 
 
 @dataclass
@@ -53,6 +53,7 @@ def start_host_process(
     port: int | None = None,
     timeout: float = 30.0,
     inherit_env: bool = True,
+    options: Sequence[str] = (),
 ) -> HostProcess:
     """Start the host and wait until it listens; raise ServiceNotReady with its log."""
     port = port or free_port(host)
@@ -60,6 +61,7 @@ def start_host_process(
     args += ["--host", host, "--port", str(port)]
     if app_dir is not None:
         args += ["--app-dir", str(app_dir)]
+    args += options  # more `serve` options (--request-timeout, ...)
     child_env = {**(os.environ if inherit_env else {}), **(env or {})}
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "wb") as log:

@@ -22,8 +22,20 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lvmbeat.dev.azurite import REPO_ROOT, AzuriteMissing, start_azurite_tables
-from lvmbeat.dev.ports import ServiceNotReady, free_port, port_is_open, wait_for_port
+from lvmbeat_local.dev.azurite import AzuriteMissing, start_azurite_tables
+from lvmbeat_local.dev.ports import (
+    ServiceNotReady,
+    free_port,
+    port_is_open,
+    wait_for_port,
+)
+from lvmbeat_local.repository import RepositoryNotFound, find_repository
+
+
+try:  # `make run` runs from a checkout: .run/ and actor/config.local.yaml live there.
+    REPO_ROOT = find_repository()
+except RepositoryNotFound as error:
+    sys.exit(f"make run: {error}")
 
 
 # LVMBEAT_RUN_DIR moves pid files, the key and the outbox (tests use a temporary one).

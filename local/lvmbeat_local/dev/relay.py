@@ -1,13 +1,16 @@
-"""A loopback TCP relay to RabbitMQ that a test or drill can cut and restore.
+"""A loopback TCP relay that a test or drill can cut, hold and restore.
 
 The broker is shared (other actors, other sessions), so its connections must never be
 closed for everyone (`rabbitmqctl close_all_connections`). An actor pointed at this
-relay instead sees its own connection drop while everyone else stays connected.
+relay instead sees its own connection drop while everyone else stays connected. In
+front of Azurite, `hold()` makes storage stop answering (requests go unanswered, the
+connection stays up) until `release()`.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 
 
 class BrokerProxy:
@@ -27,6 +30,11 @@ class BrokerProxy:
         self.pipes: set[asyncio.Task[None]] = set()
         #: Client connections accepted and relayed so far (reconnections show here).
         self.accepted = 0
+        self._flowing = asyncio.Event()
+        self._flowing.set()
+        #: Set when a client's bytes wait because the relay holds them.
+        self.holding = asyncio.Event()
+        self.held = 0
 
     async def open(self) -> None:
         """Listen (again) on loopback; the first call picks a free port, later ones
@@ -49,7 +57,7 @@ class BrokerProxy:
         self.accepted += 1
         self.connections |= {client_writer, broker_writer}
         pipes = {
-            asyncio.create_task(self._pipe(client_reader, broker_writer)),
+            asyncio.create_task(self._pipe(client_reader, broker_writer, self._gate)),
             asyncio.create_task(self._pipe(broker_reader, client_writer)),
         }
         self.pipes |= pipes
@@ -60,11 +68,34 @@ class BrokerProxy:
         self.pipes -= pipes
 
     @staticmethod
-    async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
+    async def _pipe(
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        gate: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
         while data := await reader.read(65536):
+            if gate is not None:
+                await gate()
             writer.write(data)
             await writer.drain()
         writer.transport.abort()
+
+    async def _gate(self) -> None:
+        """Let a client's bytes through, or keep them while the relay holds."""
+        if not self._flowing.is_set():
+            self.held += 1
+            self.holding.set()
+            await self._flowing.wait()
+
+    def hold(self) -> None:
+        """Keep what clients send from now on: the target seems hung."""
+        self.held = 0
+        self.holding.clear()
+        self._flowing.clear()
+
+    def release(self) -> None:
+        """Pass on what was held, and everything after."""
+        self._flowing.set()
 
     async def drop(self) -> None:
         """Abort every relayed connection (both ends); keep accepting new ones."""
