@@ -255,7 +255,8 @@ def notes(drill: Drill) -> list[str]:
         "twice; if not, the retry is the only copy. That is the contract's \"a "
         'crash between claim and confirm may cause a repeat, never a loss": the '
         "monitor prefers a duplicate to silence. The cost is the lease: the "
-        "alert reaches people up to 2 minutes late after such a crash.",
+        f"alert reaches people up to {CLAIM_LEASE.total_seconds():.0f} s late after "
+        "such a crash.",
         "",
         "The repeat cannot be removed by the monitor alone (SMTP and ACS give no "
         "way to ask whether an earlier attempt was kept); a stable Message-ID per "
