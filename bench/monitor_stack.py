@@ -72,12 +72,17 @@ def running_azurite() -> Iterator[AzuriteTables]:
 
 @contextmanager
 def running_host(
-    workdir: Path, connection_string: str, **settings: str
+    workdir: Path,
+    connection_string: str,
+    *,
+    app_dir: Path | None = None,
+    **settings: str,
 ) -> Iterator[MonitorStack]:
-    """The host on the given table service, with a fresh key, stopped by SIGTERM."""
+    """The host on the given table service, with a fresh key, stopped by SIGTERM;
+    `app_dir` serves another checkout's function_app/ (a before/after comparison)."""
     key = secrets.token_urlsafe(24)
     env = monitor_env(connection_string, key, workdir, **settings)
-    host = start_host_process(log_path=workdir / "host.log", env=env)
+    host = start_host_process(log_path=workdir / "host.log", env=env, app_dir=app_dir)
     try:
         yield MonitorStack(host, key)
     finally:

@@ -376,7 +376,9 @@ async def measure(args: argparse.Namespace) -> Run:
         if args.load:
             stack.enter_context(cpu_hogs(os.cpu_count() or 1))
         azurite = stack.enter_context(running_azurite())
-        ours = stack.enter_context(running_host(workdir, azurite.connection_string))
+        ours = stack.enter_context(
+            running_host(workdir, azurite.connection_string, app_dir=args.app_dir)
+        )
         first = stack.enter_context(running_first(interpreter, workdir))
         az = {"Azurite": azurite.process.pid}
         targets = [
@@ -510,6 +512,11 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=20, help="measured, per level")
     parser.add_argument("--warmup-rounds", type=int, default=2)
     parser.add_argument("--python", help="a Python 3.13+ for the first monitor's venv")
+    parser.add_argument(
+        "--app-dir",
+        type=Path,
+        help="serve this function_app/ as ours (another checkout, to compare)",
+    )
     parser.add_argument("--no-write", action="store_true", help="leave docs/ alone")
     args = parser.parse_args()
     command = ".venv/bin/python bench/monitor_vs_first.py " + " ".join(sys.argv[1:])
