@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -264,7 +265,8 @@ class Series:
         return len(self.latencies_ms) + sum(self.errors.values())
 
     def q(self, fraction: float) -> float:
-        return quantile(self.latencies_ms, fraction)
+        """A quantile of the answered requests; NaN when none was (see errors)."""
+        return quantile(self.latencies_ms, fraction) if self.latencies_ms else math.nan
 
 
 async def one(session: aiohttp.ClientSession, target: Target, series: Series) -> None:
@@ -452,9 +454,10 @@ def table(run: Run) -> str:
                 f"{who} {seconds * 1000 / s.requests:.2f}"
                 for who, seconds in s.cpu.items()
             )
+            slowest = max(s.latencies_ms, default=math.nan)
             rows.append(
                 f"| {concurrency} | {name} | {s.requests} | {s.q(0.5):.2f} | "
-                f"{s.q(0.9):.2f} | {s.q(0.99):.2f} | {max(s.latencies_ms):.2f} | "
+                f"{s.q(0.9):.2f} | {s.q(0.99):.2f} | {slowest:.2f} | "
                 f"{errors} | {cpu} |"
             )
     return "\n".join(rows)
