@@ -16,15 +16,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from actor_stack import BROKER_PORT, ActorProcess, actor_config
 from report import (
     BENCHMARKS_MD,
     REPO_ROOT,
@@ -72,39 +71,16 @@ class Series:
         )
 
 
-class ActorProcess:
-    """The actor in its own process, as deployed; its output is drained in a thread."""
-
-    def __init__(self, name: str, ecp_name: str, workdir: Path, cutoff: float = 0):
-        config = workdir / f"{name}.yaml"
-        config.write_text(
-            f"actor: {{name: {name}, host: 127.0.0.1, log_dir: '{workdir / 'logs'}'}}\n"
-            f"ecp: {{actor: {ecp_name}, cutoff: {cutoff}, command_timeout: 5}}\n"
-            "network:\n"  # loopback only: this machine talks to nothing else
-            "  checks:\n"
-            "    lco: {method: tcp, host: 127.0.0.1, port: 5672}\n"
-            "    outside: {method: tcp, host: 127.0.0.1, port: 5672}\n"
-        )
-        self.name = name
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "lvmbeat", "-c", str(config), "actor", "start"]
-            + ["--debug"],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        self.ready = threading.Event()
-        threading.Thread(target=self._drain, daemon=True).start()
-
-    def _drain(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            if f"Actor '{self.name}' connected" in line:
-                self.ready.set()
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(timeout=30)
+def start_actor(name: str, ecp_name: str, workdir: Path, cutoff: float = 0):
+    """The actor in its own process, as deployed, its checks on loopback."""
+    config = actor_config(
+        workdir,
+        name,
+        port=BROKER_PORT,
+        checks_port=BROKER_PORT,
+        overrides={"ecp": {"actor": ecp_name, "cutoff": cutoff, "command_timeout": 5}},
+    )
+    return ActorProcess(config, name)
 
 
 async def timed(client: AMQPClient, actor: str, text: str) -> float:
@@ -130,12 +106,11 @@ async def run(count: int) -> dict[str, object]:
     results: list[Series] = []
     notes: list[str] = []
     with tempfile.TemporaryDirectory() as workdir:
-        actor = ActorProcess(actor_name, ecp_name, Path(workdir))
+        actor = start_actor(actor_name, ecp_name, Path(workdir))
         client = AMQPClient(host="127.0.0.1")
         await client.start()
         try:
-            if not await asyncio.to_thread(actor.ready.wait, 60):
-                raise RuntimeError("the actor did not connect within 60 s")
+            await actor.connected(timeout=60)
             for _ in range(20):  # warm up connections and caches
                 await timed(client, actor_name, "ping")
 
@@ -207,12 +182,11 @@ async def default_cutoff_series(
     production case, where at most one `set` in 10 s also starts an emission."""
     suffix = uuid.uuid4().hex[:6]
     name, ecp_name = f"lvmbeat_bench_{suffix}", f"lvmecp_bench_{suffix}"
-    actor = ActorProcess(name, ecp_name, workdir, cutoff=DEFAULT_CUTOFF)
+    actor = start_actor(name, ecp_name, workdir, cutoff=DEFAULT_CUTOFF)
     sim = SimulatedEcp(ecp_name, host="127.0.0.1", dome_timeout=3600)
     await sim.start()
     try:
-        if not await asyncio.to_thread(actor.ready.wait, 60):
-            raise RuntimeError("the default-cutoff actor did not connect within 60 s")
+        await actor.connected(timeout=60)
         for _ in range(20):
             await timed(client, name, "ping")
         pings, sets = [], []

@@ -13,8 +13,19 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from lvmbeat_local.dev.azurite import AzuriteTables, start_azurite_tables
+from lvmbeat_local.dev.azurite import (
+    DEV_ACCOUNT,
+    DEV_KEY,
+    AzuriteTables,
+    start_azurite_tables,
+)
+from lvmbeat_local.dev.ports import free_port, wait_for_port
 from lvmbeat_local.host.process import HostProcess, start_host_process
+
+
+# The benches import the local stand-ins from here, so one file follows them when
+# they move.
+__all__ = ["DEV_ACCOUNT", "DEV_KEY", "free_port", "wait_for_port"]
 
 
 @dataclass
@@ -61,12 +72,17 @@ def running_azurite() -> Iterator[AzuriteTables]:
 
 @contextmanager
 def running_host(
-    workdir: Path, connection_string: str, **settings: str
+    workdir: Path,
+    connection_string: str,
+    *,
+    app_dir: Path | None = None,
+    **settings: str,
 ) -> Iterator[MonitorStack]:
-    """The host on the given table service, with a fresh key, stopped by SIGTERM."""
+    """The host on the given table service, with a fresh key, stopped by SIGTERM;
+    `app_dir` serves another checkout's function_app/ (a before/after comparison)."""
     key = secrets.token_urlsafe(24)
     env = monitor_env(connection_string, key, workdir, **settings)
-    host = start_host_process(log_path=workdir / "host.log", env=env)
+    host = start_host_process(log_path=workdir / "host.log", env=env, app_dir=app_dir)
     try:
         yield MonitorStack(host, key)
     finally:

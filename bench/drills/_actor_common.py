@@ -1,5 +1,8 @@
 """Shared parts of the actor fault drills (`bench/drills/actor_*.py`); not a drill.
 
+The actor and lvmecp processes and their config come from bench/actor_stack.py (the
+actor bench starts them the same way), the loopback listener from the actor tests.
+
 Each drill runs the real actor in its own process (`lvmbeat actor start --debug`, as
 deployed) on the local RabbitMQ, with every network check on a loopback listener the
 drill opens, and drives it with CLU clients that time every command. Nothing here
@@ -10,10 +13,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -22,8 +23,6 @@ from pathlib import Path
 
 from typing import Any
 
-import yaml
-
 from clu import AMQPClient
 
 
@@ -31,7 +30,15 @@ BENCH_DIR = Path(__file__).resolve().parents[1]
 if str(BENCH_DIR) not in sys.path:
     sys.path.insert(0, str(BENCH_DIR))
 
-from report import (  # noqa: E402 - bench/ joins the path just above
+from actor_stack import (  # noqa: E402 - bench/ joins the path just above
+    BROKER_PORT,
+    ActorProcess,
+    EcpProcess,
+    actor_config,
+)
+from actor_stack import ActorStackError as DrillError  # noqa: E402
+from actor_support import LocalListener as LoopbackListener  # noqa: E402
+from report import (  # noqa: E402
     RELIABILITY_MD,
     REPO_ROOT,
     machine,
@@ -42,6 +49,12 @@ from report import (  # noqa: E402 - bench/ joins the path just above
 
 
 __all__ = [
+    "BROKER_PORT",
+    "ActorProcess",
+    "DrillError",
+    "EcpProcess",
+    "LoopbackListener",
+    "actor_config",
     "RELIABILITY_MD",
     "REPO_ROOT",
     "machine",
@@ -50,8 +63,6 @@ __all__ = [
     "write_section",
 ]
 
-BROKER_HOST = "127.0.0.1"
-BROKER_PORT = 5672
 #: lvmecp polls `lvmbeat status` with this limit; a slower answer counts as wedged.
 STATUS_LIMIT = 5.0
 
@@ -59,182 +70,6 @@ STATUS_LIMIT = 5.0
 def unique(prefix: str) -> str:
     """An actor name nobody else on the shared broker uses."""
     return f"{prefix}_drill_{uuid.uuid4().hex[:6]}"
-
-
-class LoopbackListener:
-    """A TCP listener on 127.0.0.1 for the actor's network checks to connect to."""
-
-    def __init__(self) -> None:
-        self.server: asyncio.Server | None = None
-        self.port = 0
-
-    async def open(self) -> None:
-        self.server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
-        self.port = self.server.sockets[0].getsockname()[1]
-
-    @staticmethod
-    async def _accept(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
-        writer.close()
-
-    async def close(self) -> None:
-        if self.server is not None:
-            self.server.close()
-            await self.server.wait_closed()
-            self.server = None
-
-
-class OutputWatcher:
-    """Reads a child's output in a thread; each line kept with its monotonic time.
-
-    `time.monotonic()` is CLOCK_MONOTONIC, the same clock in every process of the
-    machine, so times read here compare with the drill's own.
-    """
-
-    def __init__(self, process: subprocess.Popen[str], echo_prefix: str | None = None):
-        self.process = process
-        self.echo_prefix = echo_prefix
-        self.lines: list[tuple[float, str]] = []
-        self._lock = threading.Lock()
-        self._thread = threading.Thread(target=self._drain, daemon=True)
-        self._thread.start()
-
-    def _drain(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            with self._lock:
-                self.lines.append((time.monotonic(), line.rstrip("\n")))
-            if self.echo_prefix is not None:
-                print(f"{self.echo_prefix} {line.rstrip()}", flush=True)
-
-    def matching(self, text: str, since: float = 0.0) -> list[tuple[float, str]]:
-        with self._lock:
-            return [
-                (at, line) for at, line in self.lines if text in line and at >= since
-            ]
-
-    async def wait_for(self, text: str, timeout: float, since: float = 0.0) -> float:
-        """The time of the first line containing ``text`` (after ``since``)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            found = self.matching(text, since)
-            if found:
-                return found[0][0]
-            if self.process.poll() is not None:
-                raise DrillError(
-                    f"the process exited ({self.process.returncode}) before logging "
-                    f"{text!r}; its last lines: {self.tail()}"
-                )
-            await asyncio.sleep(0.05)
-        raise DrillError(
-            f"no line containing {text!r} within {timeout} s: {self.tail()}"
-        )
-
-    def tail(self, count: int = 15) -> str:
-        with self._lock:
-            return "\n".join(line for _, line in self.lines[-count:])
-
-
-class DrillError(RuntimeError):
-    """The drill could not be carried out (as opposed to a check that failed)."""
-
-
-def actor_config(
-    workdir: Path,
-    name: str,
-    *,
-    port: int,
-    checks_port: int,
-    overrides: dict[str, Any] | None = None,
-) -> Path:
-    """The actor's drill config: production timings unless overridden, loopback only.
-
-    Both network checks point at a loopback listener: the packaged defaults probe
-    non-loopback addresses, which a drill must never contact.
-    """
-    config: dict[str, Any] = {
-        "actor": {
-            "name": name,
-            "host": BROKER_HOST,
-            "port": port,
-            "log_dir": str(workdir / "logs"),
-        },
-        "outside_monitor": {"url": None, "key": None},
-        "network": {
-            "checks": {
-                "lco": {"method": "tcp", "host": "127.0.0.1", "port": checks_port},
-                "outside": {"method": "tcp", "host": "127.0.0.1", "port": checks_port},
-            }
-        },
-    }
-    for section, values in (overrides or {}).items():
-        if isinstance(values, dict) and isinstance(config.get(section), dict):
-            config[section] = {**config[section], **values}
-        else:
-            config[section] = values
-    checks = config["network"]["checks"]
-    assert all(check["host"] == "127.0.0.1" for check in checks.values()), checks
-    path = workdir / f"{name}.yaml"
-    path.write_text(yaml.safe_dump(config))
-    return path
-
-
-def spawn(args: list[str]) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "lvmbeat", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-
-
-class ActorProcess:
-    """`lvmbeat -c CONFIG actor start --debug` in its own process, as deployed."""
-
-    def __init__(self, config: Path, name: str, echo: bool = False):
-        self.name = name
-        self.process = spawn(["-c", str(config), "actor", "start", "--debug"])
-        self.output = OutputWatcher(self.process, f"[{name}]" if echo else None)
-
-    async def connected(self, timeout: float = 60) -> float:
-        return await self.output.wait_for(f"Actor '{self.name}' connected", timeout)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
-
-class EcpProcess:
-    """`lvmbeat simulate ecp` in its own process; heartbeat arrivals read from its
-    log ("New command received: '<name> heartbeat'", written when one arrives)."""
-
-    def __init__(self, name: str, dome_timeout: float = 60.0, echo: bool = False):
-        self.name = name
-        self.process = spawn(
-            ["simulate", "ecp", "--name", name, "--host", BROKER_HOST]
-            + ["--port", str(BROKER_PORT), "--dome-timeout", str(dome_timeout)]
-        )
-        self.output = OutputWatcher(self.process, "[lvmecp]" if echo else None)
-
-    def arrivals(self) -> list[float]:
-        return [at for at, _ in self.output.matching(f"'{self.name} heartbeat'")]
-
-    def kill(self) -> None:
-        """SIGKILL: no goodbye to the broker, as when the process or its host dies."""
-        self.process.kill()
-        self.process.wait()
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.kill()
 
 
 async def wait_answering(client: AMQPClient, actor: str, timeout: float = 60) -> None:

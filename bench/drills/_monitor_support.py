@@ -7,12 +7,15 @@ that reached the SMTP server. A drill passes only when nothing was lost and noth
 was sent twice that the contract does not allow; it then writes its own section of
 docs/reliability.md. The leading underscore keeps `make drills` from running this
 file as a drill.
+
+The pieces are started as the tests start them: the monitor's settings, the host
+process and the waits come from the tests' support modules (tests/), so a change to
+how a monitor is set up or started is made once.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 import secrets
 import signal
 import subprocess
@@ -28,29 +31,35 @@ from pathlib import Path
 import httpx
 from aiosmtpd.controller import Controller
 
-from lvmbeat_local.dev.azurite import AzuriteTables, start_azurite_tables
-from lvmbeat_local.dev.smtp import SmtpServer, SmtpSink
-from lvmbeat_local.host.keys import KEY_SETTING
-from lvmbeat_local.host.process import HostProcess, start_host_process
 
+BENCH = Path(__file__).resolve().parents[1]
+TESTS = BENCH.parent / "tests"
+for folder in (BENCH, TESTS, TESTS / "host", TESTS / "monitor"):
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from report import (  # noqa: E402 - bench/ is put on the path just above
-    RELIABILITY_MD,
-    machine,
-    now_utc,
-    write_section,
-)
+from host_support import launch_host  # noqa: E402 - tests/ joins the path above
+from monitor_support import monitor_settings as base_settings  # noqa: E402
+from monitor_support import smtp_env  # noqa: E402
+from report import RELIABILITY_MD, machine, now_utc, write_section  # noqa: E402
 from report import quantile as quantile  # noqa: E402 - re-exported for the drills
+from waits import wait_until as wait_for  # noqa: E402
+
+from lvmbeat_local.dev.azurite import AzuriteTables, start_azurite_tables  # noqa: E402
+from lvmbeat_local.dev.smtp import SmtpServer, SmtpSink  # noqa: E402
+from lvmbeat_local.host.keys import KEY_SETTING  # noqa: E402
+from lvmbeat_local.host.process import HostProcess  # noqa: E402
 
 
 SITE = "LCO"
 DOWN_SUBJECT = f"{SITE} internet is down"
 UP_SUBJECT = f"RESOLVED: {SITE} internet is up"
 EVERY_SECOND = "* * * * * *"
-# Only these settings of the caller's environment reach a monitor: a developer's own
-# LVMBEAT_* or storage settings must not steer a drill.
-_DROPPED_PREFIXES = ("LVMBEAT_", "AzureWebJobs", "AZURE_")
+# What the monitor logs (lvmbeat_monitor.service, .handlers), counted by the drills.
+DELIVERED_LOG = "Delivered the {kind} notification"
+FAILED_LOG = "the {kind} notification on email failed"
+RESUMED_LOG = "Check: no check ran for more than"
+CHECK_FAILED_LOG = "Check failed"
 
 
 class DrillFailed(RuntimeError):
@@ -58,17 +67,12 @@ class DrillFailed(RuntimeError):
 
 
 def wait_until(
-    condition: Callable[[], bool], *, timeout: float, what: str, every: float = 0.05
+    condition: Callable[[], object], *, timeout: float, what: str, every: float = 0.05
 ) -> float:
-    """Poll `condition` until it holds; return the seconds it took. DrillFailed
-    naming `what` when it does not hold within `timeout`."""
+    """Wait for `condition` (tests' `wait_until`); return the seconds it took."""
     started = time.monotonic()
-    while True:
-        if condition():
-            return time.monotonic() - started
-        if time.monotonic() - started > timeout:
-            raise DrillFailed(f"{what}: not within {timeout:.0f} s")
-        time.sleep(every)
+    wait_for(condition, what=what, timeout=timeout, every=every)
+    return time.monotonic() - started
 
 
 # --- the pieces -----------------------------------------------------------------
@@ -123,33 +127,20 @@ def monitor_settings(
     schedule: str = EVERY_SECOND,
     key: str,
 ) -> dict[str, str]:
-    """The app settings of one monitor: a table on Azurite, plain SMTP on loopback."""
+    """The tests' monitor settings, with plain SMTP on loopback, the drill's timings
+    and a function key."""
     return {
+        **base_settings(azurite.connection_string, table),
+        **smtp_env(smtp),
         KEY_SETTING: key,
-        "LVMBEAT_STORAGE_CONNECTION_STRING": azurite.connection_string,
-        "LVMBEAT_TABLE_NAME": table,
         "LVMBEAT_CHECK_SCHEDULE": schedule,
         "LVMBEAT_SEND_EMAIL_AFTER": str(send_email_after),
-        "LVMBEAT_SITE_NAME": SITE,
-        "LVMBEAT_EMAIL_BACKEND": "smtp",
-        "LVMBEAT_EMAIL_HOST": smtp.host,
-        "LVMBEAT_EMAIL_PORT": str(smtp.port),
-        "LVMBEAT_EMAIL_TLS": "false",
-        "LVMBEAT_EMAIL_RECIPIENTS": "LVM Critical <lvm-critical@localhost>",
-        "LVMBEAT_EMAIL_FROM_ADDRESS": "lvmbeat monitor <lvmbeat@localhost>",
     }
 
 
 def start_monitor(settings: dict[str, str], log_path: Path) -> HostProcess:
-    """`lvmbeat monitor serve` in its own process, on a free loopback port."""
-    base = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith(_DROPPED_PREFIXES)
-    }
-    return start_host_process(
-        log_path=log_path, env={**base, **settings}, inherit_env=False
-    )
+    """`lvmbeat monitor serve` in its own process, as the host tests start it."""
+    return launch_host(settings, log_path)
 
 
 def new_table_name(prefix: str) -> str:
@@ -222,6 +213,11 @@ class Heartbeats:
             self._stop.wait(self.every)
 
 
+def alert_delivered(status: dict) -> bool:
+    """/status says an outage is declared and nothing is left to send for it."""
+    return status["active"] and status["pending"] is None
+
+
 def check_runs(host: HostProcess) -> int:
     """How many timer runs of the check the host has logged so far."""
     return host.log_text().count("function=check timer ")
@@ -240,7 +236,14 @@ def wait_for_checks(hosts: list[HostProcess], more: int, *, timeout: float) -> f
 
 
 def log_count(host: HostProcess, text: str) -> int:
-    return host.log_text().count(text)
+    """Log lines of the monitor itself (not the host's tracebacks) containing
+    `text`: the host also logs a failed timer run with its traceback, which repeats
+    the monitor's message."""
+    return sum(
+        1
+        for line in host.log_text().splitlines()
+        if " lvmbeat_monitor." in line and text in line
+    )
 
 
 # --- counting the mail ----------------------------------------------------------

@@ -27,9 +27,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from _monitor_support import (
+    DELIVERED_LOG,
+    FAILED_LOG,
     Drill,
     Heartbeats,
     MonitorClient,
+    alert_delivered,
     check_runs,
     count,
     host_logs_on_failure,
@@ -159,8 +162,8 @@ def drill_body(drill: Drill, scratch: Path, stack: contextlib.ExitStack) -> None
             f"{variant.name}: the first monitor was killed while the SMTP server "
             "held its alert (SIGKILL; its log shows no outcome of the send)",
             code == -signal.SIGKILL
-            and "Sent the down notification" not in log
-            and "notification failed" not in log,
+            and DELIVERED_LOG.format(kind="down") not in log
+            and FAILED_LOG.format(kind="down") not in log,
         )
         wait_until(
             variant.sink.hung_up.is_set,
@@ -183,13 +186,13 @@ def drill_body(drill: Drill, scratch: Path, stack: contextlib.ExitStack) -> None
         drill.check(
             f"{variant.name}: after the kill /status shows the alert pending "
             "(claimed, not confirmed)",
-            answer["pending"] == "down" and answer["last_sent"] is None,
+            answer["pending"] == "down" and answer["active"],
         )
 
     for variant in variants:
         client = clients[variant.name]
         wait_until(
-            lambda c=client: c.status().json()["last_sent"] == "down",
+            lambda c=client: alert_delivered(c.status().json()),
             timeout=CLAIM_LEASE.total_seconds() + 60,
             what=f"{variant.name}: the restarted monitor delivering the alert",
             every=0.5,
@@ -224,7 +227,7 @@ def drill_body(drill: Drill, scratch: Path, stack: contextlib.ExitStack) -> None
             check_runs(variant.restarted)
         )
         variant.numbers["alert sends logged by the restarted monitor"] = str(
-            log_count(variant.restarted, "Sent the down notification")
+            log_count(variant.restarted, DELIVERED_LOG.format(kind="down"))
         )
         for name, value in variant.numbers.items():
             drill.number(f"{variant.name}: {name}", value)
@@ -252,7 +255,8 @@ def notes(drill: Drill) -> list[str]:
         "twice; if not, the retry is the only copy. That is the contract's \"a "
         'crash between claim and confirm may cause a repeat, never a loss": the '
         "monitor prefers a duplicate to silence. The cost is the lease: the "
-        "alert reaches people up to 2 minutes late after such a crash.",
+        f"alert reaches people up to {CLAIM_LEASE.total_seconds():.0f} s late after "
+        "such a crash.",
         "",
         "The repeat cannot be removed by the monitor alone (SMTP and ACS give no "
         "way to ask whether an earlier attempt was kept); a stable Message-ID per "

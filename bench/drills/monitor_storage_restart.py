@@ -18,9 +18,12 @@ import time
 from pathlib import Path
 
 from _monitor_support import (
+    CHECK_FAILED_LOG,
+    RESUMED_LOG,
     Drill,
     Heartbeats,
     MonitorClient,
+    alert_delivered,
     check_runs,
     count,
     host_logs_on_failure,
@@ -72,7 +75,7 @@ def drill_body(drill: Drill, scratch: Path, stack: contextlib.ExitStack) -> None
     wait_for_checks([host], 2, timeout=10)
 
     drill.step("Azurite stops (SIGINT: it saves its tables and exits)")
-    failed_before = log_count(host, "Check failed")
+    failed_before = log_count(host, CHECK_FAILED_LOG)
     code = stop_azurite_cleanly(azurite)
     drill.check("Azurite stopped cleanly (exit 0)", code == 0)
     down_at = time.monotonic()
@@ -85,7 +88,7 @@ def drill_body(drill: Drill, scratch: Path, stack: contextlib.ExitStack) -> None
         return check_runs(host) >= runs + DOWN_CHECKS
 
     wait_until(probe, timeout=DOWN_CHECKS + 30, what="checks while Azurite is down")
-    failed = log_count(host, "Check failed") - failed_before
+    failed = log_count(host, CHECK_FAILED_LOG) - failed_before
     drill.number("checks while Azurite was down", check_runs(host) - runs)
     drill.number("of them logged 'Check failed' with the storage error", failed)
     drill.number(
@@ -127,10 +130,10 @@ def drill_body(drill: Drill, scratch: Path, stack: contextlib.ExitStack) -> None
         what="the alert after Azurite returned",
     )
     drill.number("alert delivered after Azurite returned", f"{delay:.1f} s")
-    resumed = log_count(host, "Check: resumed")
+    resumed = log_count(host, RESUMED_LOG)
     drill.number("checks that counted the silence from the return ('resumed')", resumed)
     wait_until(
-        lambda: client.status().json()["last_sent"] == "down",
+        lambda: alert_delivered(client.status().json()),
         timeout=10,
         what="the alert confirmed in /status",
     )

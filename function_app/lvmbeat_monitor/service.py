@@ -52,6 +52,7 @@ from lvmbeat_monitor.history import (
     history_for,
     transition_facts,
 )
+from lvmbeat_monitor.heartbeat_writes import HeartbeatWrites
 from lvmbeat_monitor.model import MonitorState, Notice, NoticeKind
 from lvmbeat_monitor.report import LastReport, Report
 from lvmbeat_monitor.settings import Settings
@@ -154,6 +155,10 @@ class MonitorService:
         self.clock = clock or SystemClock()
         self.channels = dict(build_channels(settings) if channels is None else channels)
         self._make_id = make_id
+        # Concurrent heartbeats share writes; `self.store` is read at each write.
+        self._heartbeat_writes: HeartbeatWrites[Report] = HeartbeatWrites(
+            lambda at, report: self.store.record_heartbeat(at, report), self.clock.now
+        )
         self.policy = Policy(
             grace=timedelta(seconds=settings.send_email_after),
             check_period=settings.check_period,
@@ -171,10 +176,9 @@ class MonitorService:
 
     async def heartbeat(self, report: Report | None = None) -> datetime:
         """Record a heartbeat and the actor's report that came with it: one
-        unconditional write, no read, no sending."""
-        now = self.clock.now()
-        await self.store.record_heartbeat(now, report)
-        return now
+        unconditional write, no read, no sending; heartbeats that arrive during a
+        write share the next one (heartbeat_writes)."""
+        return await self._heartbeat_writes.record(report)
 
     # --- reads ------------------------------------------------------------------
 

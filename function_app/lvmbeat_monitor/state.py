@@ -49,6 +49,7 @@ from lvmbeat_monitor.report import (
     load_stored_report,
     stored_report,
 )
+from lvmbeat_monitor.proxies import proxies_for
 from lvmbeat_monitor.settings import Settings, StorageAuth
 
 
@@ -64,7 +65,8 @@ STATE_ROW = "state"
 STATE_SCHEMA = 2
 
 # Heartbeats and checks must fail fast when storage is away: a few quick retries,
-# short timeouts, instead of the SDK's ten retries with backoff (minutes).
+# short timeouts, instead of the SDK's ten retries with backoff (minutes). The
+# environment's proxy settings are read once (proxies.py), not on every request.
 CLIENT_OPTIONS: dict[str, Any] = {
     "retry_total": 2,
     "retry_backoff_factor": 0.2,
@@ -113,6 +115,20 @@ class StateStore(Protocol):
     async def close(self) -> None: ...
 
 
+def _service_client(settings: Settings, options: dict[str, Any]) -> TableServiceClient:
+    if settings.storage_auth is StorageAuth.MANAGED_IDENTITY:
+        from azure.identity.aio import DefaultAzureCredential
+
+        return TableServiceClient(
+            endpoint=settings.table_endpoint,
+            credential=DefaultAzureCredential(),
+            **options,
+        )
+    return TableServiceClient.from_connection_string(
+        settings.storage_connection().get_secret_value(), **options
+    )
+
+
 class AzureTableStore:
     """StateStore on an Azure table (Azurite locally)."""
 
@@ -128,19 +144,11 @@ class AzureTableStore:
     def from_settings(
         cls, settings: Settings, **client_options: Any
     ) -> AzureTableStore:
-        options = {**CLIENT_OPTIONS, **client_options}
-        if settings.storage_auth is StorageAuth.MANAGED_IDENTITY:
-            from azure.identity.aio import DefaultAzureCredential
-
-            service = TableServiceClient(
-                endpoint=settings.table_endpoint,
-                credential=DefaultAzureCredential(),
-                **options,
-            )
-        else:
-            service = TableServiceClient.from_connection_string(
-                settings.storage_connection().get_secret_value(), **options
-            )
+        options = {**CLIENT_OPTIONS, "use_env_settings": False, **client_options}
+        service = _service_client(settings, options)
+        proxies = proxies_for(service.url)
+        if proxies:  # rare: storage reached through a proxy; no request sent yet
+            service = _service_client(settings, {**options, "proxies": proxies})
         return cls(service.get_table_client(settings.table_name), service)
 
     @property

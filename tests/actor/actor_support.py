@@ -42,6 +42,16 @@ class LocalListener:
             self.server = None
 
 
+def loopback_checks(lco_port: int, outside_port: int) -> dict[str, dict[str, Any]]:
+    """The actor's `network.checks`, both probing TCP listeners on loopback: the
+    packaged defaults probe real addresses, which a test or a drill must never
+    contact. The actor tests (fixture `make_config`) and bench/drills/ use this."""
+    return {
+        "lco": {"method": "tcp", "host": "127.0.0.1", "port": lco_port},
+        "outside": {"method": "tcp", "host": "127.0.0.1", "port": outside_port},
+    }
+
+
 class ManualClock:
     """A clock that moves only when the test says so."""
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 import yaml
-from actor_support import LocalListener, ManualClock
+from actor_support import LocalListener, ManualClock, loopback_checks
 
 from clu import AMQPClient
 
@@ -69,18 +69,7 @@ def make_config(
                     # Generous, so a loaded machine never fails a loopback probe.
                     "timeout": 2,
                     "failures_to_down": 2,
-                    "checks": {
-                        "lco": {
-                            "method": "tcp",
-                            "host": "127.0.0.1",
-                            "port": lco_listener.port,
-                        },
-                        "outside": {
-                            "method": "tcp",
-                            "host": "127.0.0.1",
-                            "port": outside_listener.port,
-                        },
-                    },
+                    "checks": loopback_checks(lco_listener.port, outside_listener.port),
                 },
             },
         )

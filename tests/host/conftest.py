@@ -7,9 +7,7 @@ fails if a host did not stop cleanly.
 
 from __future__ import annotations
 
-import os
 import shutil
-import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
@@ -18,11 +16,13 @@ from host_support import (
     QUIET_SCHEDULE,
     SAMPLE_APP,
     SAMPLE_KEY,
+    launch_host,
     write_local_settings,
 )
+from waits import wait_until
 
 from lvmbeat_local.host.keys import KEY_SETTING
-from lvmbeat_local.host.process import HostProcess, start_host_process
+from lvmbeat_local.host.process import HostProcess
 
 
 @pytest.fixture
@@ -40,20 +40,7 @@ def _launch(
     log_path: Path,
     options: Sequence[str] = (),
 ) -> HostProcess:
-    """The host gets this process's environment without any LVMBEAT_FUNCTION_KEY or
-    SAMPLE_* a developer may have set, plus `env`."""
-    base = {
-        k: v
-        for k, v in os.environ.items()
-        if k != KEY_SETTING and not k.startswith("SAMPLE_")
-    }
-    return start_host_process(
-        app_dir=app_dir,
-        env={**base, **(env or {})},
-        inherit_env=False,
-        log_path=log_path,
-        options=options,
-    )
+    return launch_host(env or {}, log_path, app_dir=app_dir, options=options)
 
 
 def _stop_all(hosts: list[HostProcess]) -> None:
@@ -115,16 +102,5 @@ def strict_host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HostProces
 
 @pytest.fixture
 def eventually() -> Callable[..., object]:
-    """Poll `probe` until it returns something truthy; fail with `what` on timeout."""
-
-    def wait(probe: Callable[[], object], *, what: str, timeout: float = 20.0):
-        deadline = time.monotonic() + timeout
-        while True:
-            result = probe()
-            if result:
-                return result
-            if time.monotonic() > deadline:
-                pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
-            time.sleep(0.05)
-
-    return wait
+    """Poll `probe` until it returns something truthy; TimeoutError naming `what`."""
+    return wait_until

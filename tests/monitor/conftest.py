@@ -17,7 +17,7 @@ from urllib.parse import urlparse
 import pytest
 from aiohttp import web
 from azure.core.pipeline.transport import AioHttpTransport, AsyncHttpTransport
-from monitor_support import FakeClock
+from monitor_support import FakeClock, monitor_settings
 
 from lvmbeat_local.dev.azurite import AzuriteTables
 from lvmbeat_local.dev.ports import free_port
@@ -76,18 +76,7 @@ class CountingTransport(AsyncHttpTransport):
 @pytest.fixture
 def monitor_env(azurite: AzuriteTables, table_name: str) -> dict[str, str]:
     """Settings for a monitor on a fresh Azurite table; tests add email settings."""
-    return {
-        "LVMBEAT_STORAGE_CONNECTION_STRING": azurite.connection_string,
-        "LVMBEAT_TABLE_NAME": table_name,
-        "LVMBEAT_SEND_EMAIL_AFTER": "60",
-        "LVMBEAT_CHECK_SCHEDULE": "*/10 * * * * *",
-        "LVMBEAT_SITE_NAME": "LCO",
-        "LVMBEAT_EMAIL_FROM_ADDRESS": "lvmbeat monitor <lvmbeat@monitor.test>",
-        "LVMBEAT_EMAIL_RECIPIENTS": (
-            "LVM Critical <lvm-critical@lco.test>, ops@lco.test"
-        ),
-        "LVMBEAT_EMAIL_REPLY_TO": "LVM Ops <ops@lco.test>",
-    }
+    return monitor_settings(azurite.connection_string, table_name)
 
 
 @dataclass

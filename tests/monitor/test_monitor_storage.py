@@ -3,13 +3,16 @@ costs in storage requests, counted on the wire."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import re
 from dataclasses import replace
 from datetime import timedelta
 
 import pytest
 from monitor_support import START, smtp_env
 
+from lvmbeat_local.dev.ports import free_port
 from lvmbeat_monitor.decide import initial_state
 from lvmbeat_monitor.model import (
     NEVER,
@@ -21,7 +24,12 @@ from lvmbeat_monitor.model import (
     Pending,
     Receipt,
 )
-from lvmbeat_monitor.state import PARTITION, STATE_ROW, StateChanged
+from lvmbeat_monitor.state import (
+    PARTITION,
+    STATE_ROW,
+    StateChanged,
+    StorageUnavailable,
+)
 
 
 async def test_the_state_survives_a_round_trip_through_the_table(
@@ -114,6 +122,39 @@ async def test_a_heartbeat_is_one_write_and_never_a_read(monitor_env, make_monit
     for _ in range(5):
         await monitor.service.heartbeat()
     assert (monitor.transport.reads, monitor.transport.writes) == (0, 5)
+
+
+async def test_concurrent_heartbeats_share_writes_and_all_are_stored(
+    monitor_env, make_monitor
+):
+    # A burst (the benchmark's concurrency 10) queued ten storage round trips; the
+    # ones that arrive during a write now share the next one.
+    monitor = make_monitor(monitor_env)
+    await monitor.service.heartbeat()  # creates the table
+    monitor.transport.reset()
+    answers = await asyncio.gather(*(monitor.service.heartbeat() for _ in range(10)))
+    assert (monitor.transport.reads, monitor.transport.writes) == (0, 2)
+    assert set(monitor.transport.statuses) == {204}
+    assert (await monitor.service.store.read()).last_seen == max(answers)
+
+
+async def test_heartbeats_that_share_a_write_share_its_failure(
+    monitor_env, make_monitor
+):
+    endpoint = re.search(r"TableEndpoint=http://127.0.0.1:(\d+)", str(monitor_env))
+    unreachable = monitor_env["LVMBEAT_STORAGE_CONNECTION_STRING"].replace(
+        f":{endpoint.group(1)}/", f":{free_port()}/"
+    )
+    monitor = make_monitor(
+        {**monitor_env, "LVMBEAT_STORAGE_CONNECTION_STRING": unreachable}
+    )
+    outcomes = await asyncio.gather(
+        *(monitor.service.heartbeat() for _ in range(5)), return_exceptions=True
+    )
+    assert all(isinstance(outcome, StorageUnavailable) for outcome in outcomes)
+    # Then the next heartbeat writes again (nothing stays stuck after a failure).
+    with pytest.raises(StorageUnavailable):
+        await monitor.service.heartbeat()
 
 
 async def test_a_quiet_check_is_one_read_and_one_write(
