@@ -45,6 +45,7 @@ from lvmbeat_monitor.decide import (
     silence_start,
 )
 from lvmbeat_monitor.errors import DeliveryError, ErrorKind
+from lvmbeat_monitor.heartbeat_writes import HeartbeatWrites
 from lvmbeat_monitor.history import (
     History,
     HistoryLog,
@@ -52,7 +53,6 @@ from lvmbeat_monitor.history import (
     history_for,
     transition_facts,
 )
-from lvmbeat_monitor.heartbeat_writes import HeartbeatWrites
 from lvmbeat_monitor.model import MonitorState, Notice, NoticeKind
 from lvmbeat_monitor.report import LastReport, Report
 from lvmbeat_monitor.settings import Settings

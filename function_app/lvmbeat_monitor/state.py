@@ -43,13 +43,13 @@ from lvmbeat_monitor.model import (
     Pending,
     Receipt,
 )
+from lvmbeat_monitor.proxies import proxies_for
 from lvmbeat_monitor.report import (
     LastReport,
     Report,
     load_stored_report,
     stored_report,
 )
-from lvmbeat_monitor.proxies import proxies_for
 from lvmbeat_monitor.settings import Settings, StorageAuth
 
 
