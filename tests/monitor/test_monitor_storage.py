@@ -11,6 +11,7 @@ from datetime import timedelta
 
 import pytest
 from monitor_support import START, smtp_env
+from test_monitor_report import REPORT
 
 from lvmbeat_local.dev.ports import free_port
 from lvmbeat_monitor.decide import initial_state
@@ -24,6 +25,7 @@ from lvmbeat_monitor.model import (
     Pending,
     Receipt,
 )
+from lvmbeat_monitor.report import parse_report
 from lvmbeat_monitor.state import (
     PARTITION,
     STATE_ROW,
@@ -136,6 +138,23 @@ async def test_concurrent_heartbeats_share_writes_and_all_are_stored(
     assert (monitor.transport.reads, monitor.transport.writes) == (0, 2)
     assert set(monitor.transport.statuses) == {204}
     assert (await monitor.service.store.read()).last_seen == max(answers)
+
+
+async def test_heartbeats_that_share_a_write_store_the_latest_report(
+    monitor_env, make_monitor
+):
+    # As a write per heartbeat would leave it: the report of the last to arrive.
+    monitor = make_monitor(monitor_env)
+    await monitor.service.heartbeat()  # creates the table
+    reports = [
+        parse_report(json.dumps({**REPORT, "stale": [f"beat{n}"]}).encode())
+        for n in range(4)
+    ]
+    monitor.transport.reset()
+    await asyncio.gather(*(monitor.service.heartbeat(r) for r in reports))
+    assert monitor.transport.writes == 2  # the first alone, the other three shared
+    stored = (await monitor.service.store.read()).last_report
+    assert stored is not None and stored.report.stale == ("beat3",)
 
 
 async def test_heartbeats_that_share_a_write_share_its_failure(
