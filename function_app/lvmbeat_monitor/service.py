@@ -28,6 +28,7 @@ from lvmbeat_monitor import __version__
 from lvmbeat_monitor.channels import Channel, build_channels
 from lvmbeat_monitor.clock import Clock, SystemClock, iso_z
 from lvmbeat_monitor.decide import (
+    CLAIM_LEASE,
     MAX_OUTBOX,
     SEND_DEADLINE,
     CheckOutcome,
@@ -66,6 +67,11 @@ UNDELIVERED_MARKER = "NOTICE UNDELIVERED"
 UNDELIVERED_AFTER_PERIODS = 3
 
 Decide = Callable[[Snapshot, datetime], Decision]
+
+
+def new_token() -> str:
+    """A claim token unique to one invocation."""
+    return uuid.uuid4().hex
 
 
 class Contended(RuntimeError):
@@ -133,16 +139,22 @@ class MonitorService:
         clock: Clock | None = None,
         channels: Mapping[str, Channel] | None = None,
         make_id: Callable[[], str] = new_id,
+        make_token: Callable[[], str] = new_token,
+        claim_lease: timedelta = CLAIM_LEASE,
     ) -> None:
         self.settings = settings
         self.store = store
         self.clock = clock or SystemClock()
         self.channels = dict(build_channels(settings) if channels is None else channels)
         self._make_id = make_id
+        # Injected so the protocol explorer (tests/protocol) can name each claimer and
+        # use a lease measured in seconds rather than minutes.
+        self._make_token = make_token
         self.policy = Policy(
             grace=timedelta(seconds=settings.send_email_after),
             check_period=settings.check_period,
             channels=tuple(sorted(self.channels)),
+            claim_lease=claim_lease,
         )
 
     async def close(self) -> None:
@@ -352,11 +364,25 @@ class MonitorService:
                 etag = await self.store.save(decision.new_state, snapshot.etag)
             except StateChanged:
                 continue  # another writer won (or ours applied): read, decide again
+            except StorageUnavailable:
+                # The write may have applied before the error: if the row now holds
+                # exactly what we wrote, it is ours; otherwise decide again.
+                written = await self._applied(decision.new_state)
+                if written is None:
+                    continue
+                etag = written
             return decision, decision.new_state, etag
         raise Contended(
             f"Other writers changed the monitor state {MAX_RACE_ATTEMPTS} times in a "
             "row; giving up this time, the next attempt decides again."
         )
+
+    async def _applied(self, written: MonitorState) -> str | None:
+        """After a write answered with an error: the ETag of the row if it holds
+        exactly `written` (the write applied; the claim token in it makes it ours),
+        else None. Raises StorageUnavailable when storage cannot be read either."""
+        snapshot = await self.store.read()
+        return snapshot.etag if snapshot.state == written else None
 
     async def _operator(self, decide: Decide) -> tuple[Decision, MonitorState]:
         decision, state, _ = await self._transact(decide)
@@ -459,8 +485,13 @@ class MonitorService:
                 try:
                     return after, await self.store.save(after, etag)
                 except StateChanged:
-                    snapshot = await self.store.read()
-                    state, etag = snapshot.state, snapshot.etag
+                    pass
+                except StorageUnavailable:
+                    written = await self._applied(after)
+                    if written is not None:
+                        return after, written
+                snapshot = await self.store.read()
+                state, etag = snapshot.state, snapshot.etag
         except StorageUnavailable as error:
             log.error(
                 "Recording the outcome of %s failed: %s A later check may send the "
@@ -508,9 +539,9 @@ class MonitorService:
                 MAX_OUTBOX,
             )
 
-    @staticmethod
-    def _token() -> str:
-        return uuid.uuid4().hex
+    def _token(self) -> str:
+        """A claim token for this invocation alone."""
+        return self._make_token()
 
 
 def _queued_notice(decision: Decision, state: MonitorState | None) -> Notice | None:
