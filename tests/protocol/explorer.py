@@ -73,8 +73,11 @@ CLEAR_AFTER_RETURN = PERIOD + SKEW + 1  # all-clear after LCO is back
 AFTER_CRASH = LEASE + PERIOD + SKEW + 1  # a crashed claimer's lease ran out
 # Ages beyond this are all alike (every bound above is below it).
 AGE_CAP = max(ALERT_AFTER_RESTART, AFTER_CRASH) + 1
-# Stored times older than this before now keep only their order.
-CAP = timedelta(seconds=GRACE + 2 * PERIOD + LEASE)
+# Stored times older than this before now keep only their order: every rule compares
+# a stored time with now only against the grace or the gap (plus the clock skew).
+CAP = timedelta(seconds=GRACE + SKEW + 2)
+# A last check older than this means "the monitor was away" to every checker.
+GAP_CAP = timedelta(seconds=PERIOD * 3 / 2 + 2 * SKEW + 1)
 
 READ_FAULTS = ("read_error",)
 SAVE_FAULTS = ("not_applied", "applied_412", "applied_error")
@@ -160,6 +163,7 @@ class World:
     last_seen: datetime | None
     lco_up: bool
     lco_age: int  # ticks since LCO last stopped or started beating
+    quiet_for: int  # seconds since the last heartbeat LCO sent before this tick
     fault_age: int  # since a fault that fails a check or a send, or downtime
     crash_age: int
     op_age: int  # since an operator request or a tick spent disabled
@@ -181,6 +185,7 @@ def initial_world(family: Family) -> World:
         last_seen=None,
         lco_up=True,
         lco_age=AGE_CAP,
+        quiet_for=AGE_CAP,
         fault_age=AGE_CAP,
         crash_age=AGE_CAP,
         op_age=AGE_CAP,
@@ -247,6 +252,24 @@ class Tick:
         self.crashes_used = 0
         self.ghosts = dict(world.ghosts)
         self.violation: str | None = None
+        # What each actor has observed: its behaviour is a function of this alone.
+        self.seen: dict[str, list[object]] = {}
+
+    def observe(self, actor: str, what: object) -> None:
+        self.seen.setdefault(actor, []).append(what)
+
+    def key(self) -> tuple:
+        """Everything the rest of the tick depends on (the DFS's state cache)."""
+        return (
+            self.etag,
+            self.last_seen,
+            tuple(sorted(self.ghosts.items())),
+            self.faults_used,
+            self.crashes_used,
+            self.resetting_fault,
+            self.violation is not None,
+            tuple(sorted((a, tuple(log)) for a, log in self.seen.items())),
+        )
 
     def pend(self, actor: str, kind: str, target: str) -> Op:
         seq = self.seqs.get(actor, 0)
@@ -271,8 +294,12 @@ class Tick:
                 continue
             if notice.forced:
                 continue
-            silent = 0 if self.world.lco_up else self.world.lco_age + 1
-            if silent < GRACE - SKEW:
+            # Heartbeats lost while the monitor was down for less than a check
+            # period are invisible to it (no check missed): they count as silence.
+            silent = self.world.quiet_for
+            recorded = self.world.last_seen
+            lost = 0 if recorded is None else (T0 - recorded).seconds - silent
+            if silent + min(max(lost, 0), PERIOD) < GRACE - SKEW:
                 self.fail(
                     f"I2 false alert: DOWN {notice.id} decided while LCO was silent "
                     f"for {silent} s only (grace {GRACE} s)"
@@ -317,9 +344,10 @@ class MemoryStore:
     async def read(self) -> Snapshot:
         op = self.tick.pend(self.actor, "read", "state")
         outcome = await op.future
+        tick = self.tick
         if outcome == "read_error":
             raise StorageUnavailable("explorer: read error")
-        tick = self.tick
+        tick.observe(self.actor, (tick.etag, tick.last_seen))
         return Snapshot(tick.state, tick.etag, tick.last_seen)
 
     async def record_heartbeat(self, at: datetime) -> None:
@@ -334,9 +362,11 @@ class MemoryStore:
         if outcome == "not_applied":
             raise StorageUnavailable("explorer: write not applied")
         if etag != tick.etag:
+            tick.observe(self.actor, "lost")
             raise StateChanged("explorer: ETag mismatch")
         tick.check_decided(tick.state, state)
         tick.state, tick.etag = state, f"e{next(tick.etags)}"
+        tick.observe(self.actor, tick.etag)
         if outcome == "applied_412":
             raise StateChanged("explorer: applied, answered 412")
         if outcome == "applied_error":
@@ -365,6 +395,7 @@ class FakeChannel:
             raise DeliveryError("explorer: refused", ErrorKind.UNREACHABLE)
         self.tick.delivered(self.name, notice)
         if outcome == "accepted_failed":
+            self.tick.disturbed(resets=True)
             raise DeliveryError("explorer: accepted, reported failed", ErrorKind.TIMEOUT)
 
     async def send_test(self, now: datetime) -> None:
@@ -509,7 +540,13 @@ class Explorer:
             outcomes.append("crash")
         return outcomes
 
-    def run_tick(self, world: World, event: Event, nodes: list[Node]) -> Leaf:
+    def run_tick(
+        self,
+        world: World,
+        event: Event,
+        nodes: list[Node],
+        cache: dict[tuple, frozenset] | None = None,
+    ) -> Leaf:
         """Run one tick, following the choices of `nodes`, then extending them with
         first choices; the leaf is the next world (None if the sleep sets pruned it)."""
         self.runs += 1
@@ -544,6 +581,13 @@ class Explorer:
                     ]
                     if not todo:
                         return Leaf(None, tick.trace, None)
+                    if cache is not None:
+                        # Reached before with a sleep set no larger: explored there.
+                        key = tick.key()
+                        earlier = cache.get(key)
+                        if earlier is not None and earlier <= sleep:
+                            return Leaf(None, tick.trace, None)
+                        cache[key] = frozenset(sleep) if earlier is None else earlier & sleep
                     node = Node(live, sleep, todo)
                     node.chosen = todo.pop(0)
                     nodes.append(node)
@@ -559,6 +603,7 @@ class Explorer:
         self, tick: Tick, tasks: dict[str, asyncio.Task], op: Op, outcome: str
     ) -> None:
         self.transitions += 1
+        tick.observe(op.actor, (op.seq, outcome))
         tick.trace.append(f"  {op.actor}: {op.kind} {op.target} -> {outcome}")
         if outcome == "crash":
             tick.crashes_used += 1
@@ -589,6 +634,7 @@ class Explorer:
             state=state,
             last_seen=tick.last_seen,
             lco_age=min(world.lco_age + 1, AGE_CAP),
+            quiet_for=1 if world.lco_up else min(world.quiet_for + 1, AGE_CAP),
             fault_age=min(fault_age, AGE_CAP),
             crash_age=0 if tick.crashes_used else min(world.crash_age + 1, AGE_CAP),
             op_age=min(op_age, AGE_CAP),
@@ -650,8 +696,9 @@ class Explorer:
         """Every world one tick later, with how it was reached."""
         for event, start in self.events(world):
             nodes: list[Node] = []
+            cache: dict[tuple, frozenset] = {}
             while True:
-                leaf = self.run_tick(start, event, nodes)
+                leaf = self.run_tick(start, event, nodes, cache)
                 if leaf.world is not None or leaf.violation:
                     yield start, event, _choices(nodes), leaf
                 if not _backtrack(nodes):
@@ -923,9 +970,15 @@ def canonical(world: World, shift: timedelta = timedelta(0)) -> World:
     def capped(moment: datetime | None) -> datetime | None:
         return ranks.get(moment, moment) if moment is not None else None
 
+    last_seen = capped(last_seen)
     if state is not None:
         state = _map_times(state, capped)
-    last_seen = capped(last_seen)
+        if last_seen is not None and state.counting_from < last_seen:
+            # Only ever read through max(last_seen, counting_from), and last_seen
+            # only grows: an older counting_from says nothing more.
+            state = replace(state, counting_from=last_seen)
+        if state.last_check < T0 - GAP_CAP:
+            state = replace(state, last_check=T0 - GAP_CAP)
     # rename notice ids
     names: dict[str, str] = {}
 
