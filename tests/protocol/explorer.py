@@ -118,6 +118,11 @@ class Family:
     spurious_past_due: int = 0
     operator: int = 0
     operator_actions: tuple[str, ...] = OPERATOR_ACTIONS
+    # Seconds after a scheduled check at which the environment may act (None: any).
+    # Within a second of a check covers the races with it and the edges of the grace
+    # (a silence one second shorter or longer, with the clock skew); the seconds
+    # between behave as one of these.
+    event_phases: tuple[int, ...] | None = (PERIOD - 1, 0, 1)
     cool_down: bool = True
     stop_at_first: bool = True
 
@@ -308,7 +313,8 @@ class Tick:
     def delivered(self, channel: str, notice: Notice) -> None:
         """I1, I4 and stale repeats, at the moment people get a notice."""
         ghost = self.ghosts[channel]
-        what = f"{notice.kind.value.upper()} {notice.id}{' (forced)' if notice.forced else ''}"
+        forced = " (forced)" if notice.forced else ""
+        what = f"{notice.kind.value.upper()} {notice.id}{forced}"
         self.trace.append(f"   {channel} receives {what}")
         if notice.id == ghost.last_id:
             if not ghost.excused:
@@ -396,7 +402,9 @@ class FakeChannel:
         self.tick.delivered(self.name, notice)
         if outcome == "accepted_failed":
             self.tick.disturbed(resets=True)
-            raise DeliveryError("explorer: accepted, reported failed", ErrorKind.TIMEOUT)
+            raise DeliveryError(
+                "explorer: accepted, reported failed", ErrorKind.TIMEOUT
+            )
 
     async def send_test(self, now: datetime) -> None:
         return None
@@ -577,7 +585,9 @@ class Explorer:
                         (op, outcome)
                         for op in live
                         if op.key not in sleep
-                        for outcome in self._outcomes(tick, op, lowest[op.actor] == op.key)
+                        for outcome in self._outcomes(
+                            tick, op, lowest[op.actor] == op.key
+                        )
                     ]
                     if not todo:
                         return Leaf(None, tick.trace, None)
@@ -587,7 +597,9 @@ class Explorer:
                         earlier = cache.get(key)
                         if earlier is not None and earlier <= sleep:
                             return Leaf(None, tick.trace, None)
-                        cache[key] = frozenset(sleep) if earlier is None else earlier & sleep
+                        cache[key] = (
+                            frozenset(sleep) if earlier is None else earlier & sleep
+                        )
                     node = Node(live, sleep, todo)
                     node.chosen = todo.pop(0)
                     nodes.append(node)
@@ -651,6 +663,9 @@ class Explorer:
         """Each environment event possible at the start of this tick, with the world
         it makes (budgets spent)."""
         events = [(Event(), world)]
+        phases = self.family.event_phases
+        if phases is not None and world.phase not in phases:
+            return events
         if world.toggles:
             events.append(
                 (
@@ -692,7 +707,9 @@ class Explorer:
                 )
         return events
 
-    def successors(self, world: World) -> Iterator[tuple[World, Event, list[Choice], Leaf]]:
+    def successors(
+        self, world: World
+    ) -> Iterator[tuple[World, Event, list[Choice], Leaf]]:
         """Every world one tick later, with how it was reached."""
         for event, start in self.events(world):
             nodes: list[Node] = []
@@ -781,8 +798,15 @@ class Explorer:
         for name, ghost in end.ghosts:
             if end.lco_up and ghost.last_kind is NoticeKind.DOWN:
                 return f"convergence: {name} last told DOWN while LCO is beating"
-            if not end.lco_up and end.last_seen is not None and ghost.last_kind is not want:
-                return f"convergence: {name} last told {ghost.last_kind} while LCO is silent"
+            if (
+                not end.lco_up
+                and end.last_seen is not None
+                and ghost.last_kind is not want
+            ):
+                return (
+                    f"convergence: {name} last told {ghost.last_kind} "
+                    "while LCO is silent"
+                )
         return None
 
     def _settle_down(
@@ -819,7 +843,7 @@ class Explorer:
         violations: list[str] = []
         while frontier:
             world = frontier.popleft()
-            for _, event, choices, leaf in self.successors(world):
+            for _, event, _choices, leaf in self.successors(world):
                 nxt = leaf.world
                 label = _label(event, leaf.trace)
                 problem = leaf.violation
@@ -881,7 +905,7 @@ def explore(family: Family | str, **options) -> Result:
         explorer.close()
 
 
-# --- helpers ---------------------------------------------------------------------------
+# --- helpers ------------------------------------------------------------
 
 
 def _task_of(actor: str) -> str:
@@ -944,7 +968,7 @@ def _report(family: Family, problem: str, labels: list[str]) -> str:
     return "\n".join(lines)
 
 
-# --- canonical worlds --------------------------------------------------------------------
+# --- canonical worlds --------------------------------------------------
 
 
 def canonical(world: World, shift: timedelta = timedelta(0)) -> World:
@@ -1041,6 +1065,7 @@ def _rename(state: MonitorState, names: dict[str, str]) -> MonitorState:
     if outage is not None:
         outage = replace(outage, id=names[outage.id])
     outbox = tuple(
-        replace(p, notice=replace(p.notice, id=names[p.notice.id])) for p in state.outbox
+        replace(p, notice=replace(p.notice, id=names[p.notice.id]))
+        for p in state.outbox
     )
     return replace(state, outage=outage, outbox=outbox)
