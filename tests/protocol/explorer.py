@@ -814,6 +814,7 @@ class Explorer:
     ) -> tuple[World | None, str | None]:
         seen: list[World] = []
         seen_set: set[World] = set()
+        labels: list[str] = []
         event = first
         while world not in seen_set:
             if world in proven and event.kind == "none":
@@ -822,12 +823,17 @@ class Explorer:
             seen.append(world)
             seen_set.add(world)
             leaf = self.run_tick(world, event, [])
-            if leaf.violation:
-                return None, f"{leaf.violation} (cool-down, {label})"
-            world = leaf.world  # type: ignore[assignment]
-            problem = self.check_world(world)
+            labels.append(_label(event, leaf.trace))
+            problem = leaf.violation
+            if problem is None:
+                world = leaf.world  # type: ignore[assignment]
+                problem = self.check_world(world)
             if problem:
-                return None, f"{problem} (cool-down, {label})"
+                steps = _report(self.family, "", labels).split("\n")[2:]
+                return None, "\n".join(
+                    [f"{problem} (cool-down, {label}: no faults, LCO as it was)"]
+                    + [f"then cool-down {line}" for line in steps]
+                )
             event = Event()
         proven.update(seen_set)
         return world, None
@@ -856,7 +862,7 @@ class Explorer:
                     trace = _trace(parents, world) + [label]
                     violations.append(_report(self.family, problem, trace))
                     if self.family.stop_at_first:
-                        return self._result(parents, violations, started)
+                        return self._result(parents, violations, started, cut=True)
                     continue
                 if nxt is not None and nxt not in parents:
                     parents[nxt] = (world, label)
@@ -891,7 +897,7 @@ class Result:
         return (
             f"{self.family}: {self.states} states, {self.runs} tick runs, "
             f"{self.transitions} steps, {self.seconds:.1f} s, "
-            f"{'fixpoint' if self.fixpoint else 'CUT at budget'}, "
+            f"{'fixpoint' if self.fixpoint else 'stopped early'}, "
             f"{len(self.violations)} violation(s)"
         )
 
@@ -958,6 +964,9 @@ def _trace(parents: dict, world: World) -> list[str]:
 
 
 def _report(family: Family, problem: str, labels: list[str]) -> str:
+    """The problem, the shortest trace to it (quiet ticks left out), then what the
+    cool-down did when the problem showed there."""
+    problem, *cool_down = problem.split("\n")
     lines = [f"[{family.name}] {problem}", f"shortest trace ({len(labels)} ticks):"]
     for second, label in enumerate(labels):
         head, *rest = label.split("\n")
@@ -965,7 +974,7 @@ def _report(family: Family, problem: str, labels: list[str]) -> str:
             continue
         lines.append(f"t={second:>3}s {head.removeprefix('tick: ')}")
         lines.extend(rest)
-    return "\n".join(lines)
+    return "\n".join(lines + cool_down)
 
 
 # --- canonical worlds --------------------------------------------------
