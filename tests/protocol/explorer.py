@@ -640,7 +640,10 @@ class Explorer:
     def _next_world(self, world: World, event: Event, tick: Tick) -> World:
         state = tick.state
         disabled = state is not None and state.is_disabled(T0)
-        fault_age = 0 if tick.resetting_fault or world.down else world.fault_age + 1
+        # No state row yet: the monitor has not started watching (its first checks
+        # crashed or failed); its grace counts from the check that writes the row.
+        unstarted = world.down or world.state is None
+        fault_age = 0 if tick.resetting_fault or unstarted else world.fault_age + 1
         op_age = 0 if event.kind == "operator" or disabled else world.op_age + 1
         checked = not world.down and world.phase == 0
         nxt = replace(
