@@ -29,6 +29,7 @@ from lvmbeat_monitor import __version__
 from lvmbeat_monitor.channels import ENABLING_SETTING, Channel, build_channels
 from lvmbeat_monitor.clock import Clock, SystemClock, iso_z
 from lvmbeat_monitor.decide import (
+    CLAIM_LEASE,
     MAX_OUTBOX,
     SEND_DEADLINE,
     CheckOutcome,
@@ -76,6 +77,11 @@ UNDELIVERED_MARKER = "NOTICE UNDELIVERED"
 UNDELIVERED_AFTER_PERIODS = 3
 
 Decide = Callable[[Snapshot, datetime], Decision]
+
+
+def new_token() -> str:
+    """A claim token unique to one invocation."""
+    return uuid.uuid4().hex
 
 
 class Contended(RuntimeError):
@@ -145,6 +151,8 @@ class MonitorService:
         channels: Mapping[str, Channel] | None = None,
         make_id: Callable[[], str] = new_id,
         history: HistoryLog | None = None,
+        make_token: Callable[[], str] = new_token,
+        claim_lease: timedelta = CLAIM_LEASE,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -159,11 +167,15 @@ class MonitorService:
         self._heartbeat_writes: HeartbeatWrites[Report] = HeartbeatWrites(
             lambda at, report: self.store.record_heartbeat(at, report), self.clock.now
         )
+        # Injected so the protocol explorer (tests/protocol) can name each claimer and
+        # use a lease measured in seconds rather than minutes.
+        self._make_token = make_token
         self.policy = Policy(
             grace=timedelta(seconds=settings.send_email_after),
             check_period=settings.check_period,
             channels=tuple(sorted(self.channels)),
             remind_every=timedelta(seconds=settings.remind_every),
+            claim_lease=claim_lease,
         )
 
     async def close(self) -> None:
@@ -390,6 +402,13 @@ class MonitorService:
                 etag = await self.store.save(decision.new_state, snapshot.etag)
             except StateChanged:
                 continue  # another writer won (or ours applied): read, decide again
+            except StorageUnavailable:
+                # The write may have applied before the error: if the row now holds
+                # exactly what we wrote, it is ours; otherwise decide again.
+                written = await self._applied(decision.new_state)
+                if written is None:
+                    continue
+                etag = written
             # After the ETag write, never inside it: history cannot block an alert.
             await self.history_log.record(
                 transition_facts(snapshot.state, decision.new_state, now), now
@@ -399,6 +418,13 @@ class MonitorService:
             f"Other writers changed the monitor state {MAX_RACE_ATTEMPTS} times in a "
             "row; giving up this time, the next attempt decides again."
         )
+
+    async def _applied(self, written: MonitorState) -> str | None:
+        """After a write answered with an error: the ETag of the row if it holds
+        exactly `written` (the write applied; the claim token in it makes it ours),
+        else None. Raises StorageUnavailable when storage cannot be read either."""
+        snapshot = await self.store.read()
+        return snapshot.etag if snapshot.state == written else None
 
     async def _operator(self, decide: Decide) -> tuple[Decision, MonitorState]:
         decision, state, _, _ = await self._transact(decide)
@@ -511,14 +537,17 @@ class MonitorService:
                 try:
                     saved = await self.store.save(after, etag)
                 except StateChanged:
-                    snapshot = await self.store.read()
-                    state, etag = snapshot.state, snapshot.etag
-                    continue
-                delivered = [(a.notice, a.channel) for a in attempts if not a.error]
-                now = self.clock.now()
-                facts = delivery_facts(delivered, after, now)
-                await self.history_log.record(facts, now)
-                return after, saved
+                    saved = None
+                except StorageUnavailable:
+                    saved = await self._applied(after)
+                if saved is not None:
+                    delivered = [(a.notice, a.channel) for a in attempts if not a.error]
+                    now = self.clock.now()
+                    facts = delivery_facts(delivered, after, now)
+                    await self.history_log.record(facts, now)
+                    return after, saved
+                snapshot = await self.store.read()
+                state, etag = snapshot.state, snapshot.etag
         except StorageUnavailable as error:
             log.error(
                 "Recording the outcome of %s failed: %s A later check may send the "
@@ -566,9 +595,9 @@ class MonitorService:
                 MAX_OUTBOX,
             )
 
-    @staticmethod
-    def _token() -> str:
-        return uuid.uuid4().hex
+    def _token(self) -> str:
+        """A claim token for this invocation alone."""
+        return self._make_token()
 
 
 def _queued_notice(decision: Decision, state: MonitorState | None) -> Notice | None:

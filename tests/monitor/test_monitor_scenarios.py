@@ -12,6 +12,7 @@ from lvmbeat_local.dev.ports import free_port
 from lvmbeat_local.dev.smtp import start_smtp_server
 from lvmbeat_monitor.decide import CheckOutcome
 from lvmbeat_monitor.service import CheckFailed, CheckResult
+from lvmbeat_monitor.state import StorageUnavailable
 
 
 DOWN = "LCO internet is down"
@@ -256,3 +257,40 @@ async def test_an_alert_waits_for_a_mail_server_that_is_down_and_goes_out_once(
         assert (await service.status())["last_error"] is None
     finally:
         server.stop()
+
+
+class _AnsweredWithAnError:
+    """Table Storage applied the next write but the answer was lost (a timeout, a
+    5xx after the commit): the writer sees StorageUnavailable."""
+
+    def __init__(self, store) -> None:
+        self._store = store
+        self.armed = False
+
+    def __getattr__(self, name):
+        return getattr(self._store, name)
+
+    async def save(self, state, etag):
+        written = await self._store.save(state, etag)
+        if self.armed:
+            self.armed = False
+            raise StorageUnavailable("the answer to an applied write was lost")
+        return written
+
+
+async def test_a_claim_applied_but_answered_with_an_error_is_sent_at_once(
+    monitor_env, make_monitor, clock, smtp_server
+):
+    # The explorer's "applied but error" fault: the claimer re-reads, finds its own
+    # claim and sends now, instead of failing and leaving the alert to wait out its
+    # own lease (3 min).
+    service = make_monitor({**monitor_env, **smtp_env(smtp_server)}).service
+    await started(service)
+    await run_checks(service, clock, 60)  # silent for the grace (60 s)
+    service.store = _AnsweredWithAnError(service.store)
+    service.store.armed = True
+    clock.advance(seconds=10)
+    result = await service.check()
+    assert result.outcome is CheckOutcome.ALERT
+    assert subjects(smtp_server) == [DOWN]
+    assert (await service.status())["pending"] is None
