@@ -86,12 +86,18 @@ P99_LEVEL = 10  # at this concurrency: ours' p99 no higher than the first monito
 
 def python313() -> str:
     """An interpreter for 0.3.0 (it requires Python >= 3.13): on the PATH or pyenv's."""
-    found = shutil.which("python3.13")
-    if found:
-        return found
-    pyenv = sorted((Path.home() / ".pyenv" / "versions").glob("3.13*/bin/python"))
-    if pyenv:
-        return str(pyenv[-1])
+    # A pyenv shim is on the PATH even where it refuses to run (no 3.13 selected for
+    # this folder): take only a candidate that answers.
+    candidates = [shutil.which("python3.13")]
+    pyenv = Path.home() / ".pyenv" / "versions"
+    candidates += sorted((str(p) for p in pyenv.glob("3.13*/bin/python")), reverse=True)
+    for candidate in filter(None, candidates):
+        answered = subprocess.run(
+            [candidate, "-c", "import sys; sys.exit(sys.version_info < (3, 13))"],
+            capture_output=True,
+        )
+        if answered.returncode == 0:
+            return candidate
     raise SystemExit(
         f"lvmbeat {FIRST_VERSION} needs Python 3.13+ and none was found (no python3.13 "
         "on the PATH, none under ~/.pyenv/versions); install one or pass --python."
