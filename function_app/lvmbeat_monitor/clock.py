@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from typing import Protocol
+from typing import Any, Protocol
 
 
 class Clock(Protocol):
@@ -29,6 +29,20 @@ def iso_z(moment: datetime | None) -> str | None:
     if moment is None:
         return None
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def to_stored(moment: datetime | None) -> str | None:
+    """A time as Table Storage rows keep it (full ISO 8601 with offset), or None."""
+    return moment.isoformat() if moment is not None else None
+
+
+def from_stored(value: Any) -> datetime | None:
+    """A time read back from a row (an ISO string, or a datetime the SDK decoded)."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(value)
 
 
 def human_duration(seconds: float) -> str:

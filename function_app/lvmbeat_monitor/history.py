@@ -38,7 +38,7 @@ from azure.core.exceptions import (
 from azure.data.tables import UpdateMode
 from azure.data.tables.aio import TableClient
 
-from lvmbeat_monitor.clock import iso_z
+from lvmbeat_monitor.clock import from_stored, iso_z, to_stored
 from lvmbeat_monitor.model import NEVER, MonitorState, Notice, NoticeKind, Outage
 from lvmbeat_monitor.state import StorageUnavailable
 
@@ -327,7 +327,7 @@ class AzureHistoryLog:
         ).by_page()
         async for page in rows:
             for row in [r async for r in page]:
-                started = _time(row.get("started_at"))
+                started = from_stored(row.get("started_at"))
                 if row.get("ended_at") or started is None or started > ended_at:
                     continue
                 await self._merge(
@@ -409,10 +409,10 @@ def outage_entity(facts: OutageFacts) -> dict[str, Any]:
         "kind": OUTAGE,
         "outage_id": outage.id,
         "declared_at": outage.declared_at.isoformat(),
-        "silent_since": _iso(outage.silent_since),
-        "last_seen": _iso(outage.last_seen),
-        "ended_at": _iso(facts.ended_at),
-        "back_at": _iso(facts.back_at),
+        "silent_since": to_stored(outage.silent_since),
+        "last_seen": to_stored(outage.last_seen),
+        "ended_at": to_stored(facts.ended_at),
+        "back_at": to_stored(facts.back_at),
     }
     for channel, at in facts.reached:
         entity[_reached_property(channel)] = at.isoformat()
@@ -426,7 +426,7 @@ def window_entity(opened: WindowOpened) -> dict[str, Any]:
         "RowKey": row_key(opened.started_at, WINDOW),
         "kind": WINDOW,
         "started_at": opened.started_at.isoformat(),
-        "until": _iso(opened.until),
+        "until": to_stored(opened.until),
     }
     return {key: value for key, value in entity.items() if value is not None}
 
@@ -437,26 +437,26 @@ def _reached_property(channel: str) -> str:
 
 def _outage(row: dict[str, Any]) -> OutageRecord:
     reached = {
-        name.removeprefix("reached_"): _time(value)
+        name.removeprefix("reached_"): from_stored(value)
         for name, value in row.items()
         if name.startswith("reached_") and value
     }
     return OutageRecord(
         id=row.get("outage_id", ""),
-        declared_at=_time(row["declared_at"]),
-        silent_since=_time(row.get("silent_since")),
-        last_seen=_time(row.get("last_seen")),
-        back_at=_time(row.get("back_at")),
-        ended_at=_time(row.get("ended_at")),
+        declared_at=from_stored(row["declared_at"]),
+        silent_since=from_stored(row.get("silent_since")),
+        last_seen=from_stored(row.get("last_seen")),
+        back_at=from_stored(row.get("back_at")),
+        ended_at=from_stored(row.get("ended_at")),
         reached=dict(sorted(reached.items())),
     )
 
 
 def _window(row: dict[str, Any]) -> WindowRecord:
     return WindowRecord(
-        started_at=_time(row["started_at"]),
-        until=_time(row.get("until")),
-        ended_at=_time(row.get("ended_at")),
+        started_at=from_stored(row["started_at"]),
+        until=from_stored(row.get("until")),
+        ended_at=from_stored(row.get("ended_at")),
     )
 
 
@@ -465,16 +465,6 @@ def _inverted(moment: datetime) -> int:
     return max(0, _END_OF_TIME_US - micros)
 
 
-def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat() if moment is not None else None
-
-
-def _time(value: Any) -> datetime | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, datetime):
-        return value
-    return datetime.fromisoformat(value)
 
 
 def _describe(fact: Fact) -> str:

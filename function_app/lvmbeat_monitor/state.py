@@ -34,6 +34,7 @@ from azure.core.exceptions import (
 from azure.data.tables import UpdateMode
 from azure.data.tables.aio import TableClient, TableServiceClient
 
+from lvmbeat_monitor.clock import from_stored, to_stored
 from lvmbeat_monitor.model import (
     Delivery,
     MonitorState,
@@ -180,7 +181,7 @@ class AzureTableStore:
         by_row = {row["RowKey"]: row for row in rows}
         heartbeat = by_row.get(HEARTBEAT_ROW)
         state_row = by_row.get(STATE_ROW)
-        last_seen = _time(heartbeat.get("last_seen")) if heartbeat else None
+        last_seen = from_stored(heartbeat.get("last_seen")) if heartbeat else None
         report = (
             load_stored_report(heartbeat.get("report"), last_seen)
             if heartbeat
@@ -282,13 +283,13 @@ def entity_from_state(state: MonitorState) -> dict[str, Any]:
         "PartitionKey": PARTITION,
         "RowKey": STATE_ROW,
         "schema": STATE_SCHEMA,
-        "counting_from": _iso(state.counting_from),
-        "last_check": _iso(state.last_check),
-        "disabled_until": _iso(state.disabled_until),
+        "counting_from": to_stored(state.counting_from),
+        "last_check": to_stored(state.last_check),
+        "disabled_until": to_stored(state.disabled_until),
         "outage_id": outage.id if outage else None,
-        "outage_declared_at": _iso(outage.declared_at) if outage else None,
-        "outage_last_seen": _iso(outage.last_seen) if outage else None,
-        "outage_silent_since": _iso(outage.silent_since) if outage else None,
+        "outage_declared_at": to_stored(outage.declared_at) if outage else None,
+        "outage_last_seen": to_stored(outage.last_seen) if outage else None,
+        "outage_silent_since": to_stored(outage.silent_since) if outage else None,
         "outage_reminded": outage.reminded if outage and outage.reminded else None,
         "outbox": json.dumps([_pending_json(p) for p in state.outbox])
         if state.outbox
@@ -307,16 +308,16 @@ def state_from_entity(entity: dict[str, Any]) -> MonitorState:
     if entity.get("outage_id"):
         outage = Outage(
             id=entity["outage_id"],
-            declared_at=_time(entity["outage_declared_at"]),
-            last_seen=_time(entity.get("outage_last_seen")),
-            silent_since=_time(entity.get("outage_silent_since")),
+            declared_at=from_stored(entity["outage_declared_at"]),
+            last_seen=from_stored(entity.get("outage_last_seen")),
+            silent_since=from_stored(entity.get("outage_silent_since")),
             reminded=int(entity.get("outage_reminded") or 0),
         )
     outbox = tuple(_pending(item) for item in json.loads(entity.get("outbox") or "[]"))
     return MonitorState(
-        counting_from=_time(entity["counting_from"]),
-        last_check=_time(entity["last_check"]),
-        disabled_until=_time(entity.get("disabled_until")),
+        counting_from=from_stored(entity["counting_from"]),
+        last_check=from_stored(entity["last_check"]),
+        disabled_until=from_stored(entity.get("disabled_until")),
         outage=outage,
         outbox=outbox,
         receipts=tuple(
@@ -331,10 +332,10 @@ def _pending_json(pending: Pending) -> dict[str, Any]:
         "notice": {
             "id": notice.id,
             "kind": str(notice.kind),
-            "decided_at": _iso(notice.decided_at),
-            "last_seen": _iso(notice.last_seen),
-            "silent_since": _iso(notice.silent_since),
-            "back_at": _iso(notice.back_at),
+            "decided_at": to_stored(notice.decided_at),
+            "last_seen": to_stored(notice.last_seen),
+            "silent_since": to_stored(notice.silent_since),
+            "back_at": to_stored(notice.back_at),
             "forced": notice.forced,
             "outage_id": notice.outage_id,
             "reminder": notice.reminder,
@@ -342,7 +343,7 @@ def _pending_json(pending: Pending) -> dict[str, Any]:
         "deliveries": {
             channel: {
                 "claim": delivery.claim,
-                "claimed_until": _iso(delivery.claimed_until),
+                "claimed_until": to_stored(delivery.claimed_until),
                 "attempts": delivery.attempts,
                 "error": delivery.error,
             }
@@ -356,10 +357,10 @@ def _pending(item: dict[str, Any]) -> Pending:
     notice = Notice(
         id=raw["id"],
         kind=NoticeKind(raw["kind"]),
-        decided_at=_time(raw["decided_at"]),
-        last_seen=_time(raw.get("last_seen")),
-        silent_since=_time(raw.get("silent_since")),
-        back_at=_time(raw.get("back_at")),
+        decided_at=from_stored(raw["decided_at"]),
+        last_seen=from_stored(raw.get("last_seen")),
+        silent_since=from_stored(raw.get("silent_since")),
+        back_at=from_stored(raw.get("back_at")),
         forced=bool(raw.get("forced", False)),
         outage_id=raw.get("outage_id"),
         reminder=int(raw.get("reminder", 0)),
@@ -369,7 +370,7 @@ def _pending(item: dict[str, Any]) -> Pending:
             channel,
             Delivery(
                 claim=value.get("claim"),
-                claimed_until=_time(value.get("claimed_until")),
+                claimed_until=from_stored(value.get("claimed_until")),
                 attempts=int(value.get("attempts", 0)),
                 error=value.get("error"),
             ),
@@ -379,13 +380,4 @@ def _pending(item: dict[str, Any]) -> Pending:
     return Pending(notice, deliveries)
 
 
-def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat() if moment is not None else None
 
-
-def _time(value: Any) -> datetime | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, datetime):
-        return value
-    return datetime.fromisoformat(value)

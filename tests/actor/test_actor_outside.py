@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import pytest
 from actor_support import command, final
 from aiohttp import web
+from local_app import serve_locally
 
 from lvmbeat.config import OutsideMonitorSection, load_config
 from lvmbeat.outside import OutsidePinger, heartbeat_url
@@ -37,11 +38,7 @@ async def fake_monitor() -> AsyncIterator[FakeMonitor]:
     monitor = FakeMonitor()
     app = web.Application()
     app.router.add_route("*", "/heartbeat", monitor.heartbeat)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]
+    runner, port = await serve_locally(app)
     monitor.url = f"http://127.0.0.1:{port}"
     yield monitor
     await runner.cleanup()

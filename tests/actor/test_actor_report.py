@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import pytest
 from actor_support import command
 from aiohttp import web
+from local_app import serve_locally
 
 from lvmbeat_monitor.report import Report, parse_report
 
@@ -42,11 +43,8 @@ async def sink() -> AsyncIterator[ReportSink]:
     monitor = ReportSink()
     app = web.Application()
     app.router.add_route("*", "/heartbeat", monitor.heartbeat)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    monitor.url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
+    runner, port = await serve_locally(app)
+    monitor.url = f"http://127.0.0.1:{port}"
     yield monitor
     await runner.cleanup()
 

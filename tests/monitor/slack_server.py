@@ -14,8 +14,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from aiohttp import web
-
-from lvmbeat_local.dev.ports import free_port
+from local_app import serve_locally
 
 
 class Refusal(StrEnum):
@@ -44,10 +43,7 @@ class SlackApi:
     async def start(self) -> SlackApi:
         app = web.Application()
         app.router.add_post("/api/chat.postMessage", self._post_message)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        self.port = free_port()
-        await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
+        self._runner, self.port = await serve_locally(app)
         return self
 
     async def stop(self) -> None:

@@ -9,8 +9,7 @@ import json
 from dataclasses import dataclass, field
 
 from aiohttp import web
-
-from lvmbeat_local.dev.ports import free_port
+from local_app import serve_locally
 
 
 @dataclass(frozen=True)
@@ -47,10 +46,7 @@ class WebhookReceiver:
     async def start(self) -> WebhookReceiver:
         app = web.Application()
         app.router.add_post("/hooks/{token}", self._receive)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        self.port = free_port()
-        await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
+        self._runner, self.port = await serve_locally(app)
         return self
 
     async def stop(self) -> None:

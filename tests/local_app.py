@@ -1,0 +1,16 @@
+"""The small aiohttp apps tests serve on loopback (stand-ins for Slack, a webhook
+receiver, the external monitor): one way to start them."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+
+async def serve_locally(app: web.Application) -> tuple[web.AppRunner, int]:
+    """Serve `app` on a free loopback port, chosen by the system when binding (so no
+    other process can take it in between); return the runner, whose cleanup() stops
+    it, and the port."""
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    return runner, runner.addresses[0][1]
