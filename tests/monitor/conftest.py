@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from urllib.parse import urlparse
 
+import aiohttp
 import pytest
 from aiohttp import web
 from azure.core.pipeline.transport import AioHttpTransport, AsyncHttpTransport
@@ -34,7 +35,8 @@ def clock() -> FakeClock:
 
 class CountingTransport(AsyncHttpTransport):
     """The real (aiohttp) HTTP transport, recording each request that goes on the
-    wire."""
+    wire; `trace_config()` records the heartbeat writer's requests (table_put.py, not
+    through the SDK) in the same lists."""
 
     def __init__(self) -> None:
         self._inner = AioHttpTransport()
@@ -46,6 +48,19 @@ class CountingTransport(AsyncHttpTransport):
         response = await self._inner.send(request, **kwargs)
         self.statuses.append(response.status_code)
         return response
+
+    def trace_config(self) -> aiohttp.TraceConfig:
+        trace = aiohttp.TraceConfig()
+
+        async def started(session, context, params) -> None:
+            self.requests.append((params.method, params.url.path))
+
+        async def ended(session, context, params) -> None:
+            self.statuses.append(params.response.status)
+
+        trace.on_request_start.append(started)
+        trace.on_request_end.append(ended)
+        return trace
 
     async def open(self) -> None:
         await self._inner.open()
@@ -96,7 +111,9 @@ async def make_monitor(clock: FakeClock) -> AsyncIterator[Callable[..., Monitor]
     def build(env: dict[str, str], **options) -> Monitor:
         settings: Settings = load_settings(env)
         transport = CountingTransport()
-        store = AzureTableStore.from_settings(settings, transport=transport)
+        store = AzureTableStore.from_settings(
+            settings, transport=transport, trace_configs=[transport.trace_config()]
+        )
         monitor = Monitor(
             MonitorService(settings, store, clock=clock, **options), transport
         )
