@@ -11,8 +11,9 @@ Three servers in one run, on loopback, reached by the same aiohttp client:
 - **floor**: the same kind of upsert ours makes, sent straight to Azurite by the client
   (a PUT with a SAS token): the least a durable write costs here;
 - **host**: `GET /version` on ours, which touches no storage: the host's own round trip.
-  `host` + `floor` is what a heartbeat would take if the host added nothing to the
-  write but its round trip, the bound the c=1 ratio is read against.
+  `host` + `floor` is about the least any host in front of the same write could take
+  here (its round trip, then the write, sent by the host instead of the client): the
+  bound the c=1 ratio is read against.
 
 Rounds alternate (ours, first, floor, host, ours, ...) so that load changes on this
 shared machine fall on all four alike; the first rounds are warm-up and discarded.
@@ -449,6 +450,8 @@ def verdicts(run: Run) -> list[tuple[str, str, str]]:
     one = run.levels[1]
     floor = one["floor"].q(0.5)
     ratio = one["ours"].q(0.5) / floor
+    # The least a host in front of the same write can take here: its own round trip
+    # and the write as the client makes it (the host sending it in the client's stead).
     bound = one["host"].q(0.5) + floor
     many = run.levels[P99_LEVEL]
     ours_p99, first_p99 = many["ours"].q(0.99), many["first"].q(0.99)
@@ -460,8 +463,8 @@ def verdicts(run: Run) -> list[tuple[str, str, str]]:
     return [
         (
             f"concurrency 1: ours' p50 within {FLOOR_RATIO}x the bare upsert's",
-            f"{one['ours'].q(0.5):.2f} ms vs {floor:.2f} ms ({ratio:.2f}x); the "
-            f"host's round trip + floor: {bound:.2f} ms ({bound / floor:.2f}x)",
+            f"{one['ours'].q(0.5):.2f} ms vs {floor:.2f} ms ({ratio:.2f}x); host + "
+            f"floor: {bound:.2f} ms ({bound / floor:.2f}x)",
             "met" if ratio <= FLOOR_RATIO else f"missed ({ratio:.2f}x)",
         ),
         (
