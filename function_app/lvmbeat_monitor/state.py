@@ -54,7 +54,7 @@ from lvmbeat_monitor.report import (
     stored_report,
 )
 from lvmbeat_monitor.settings import Settings, StorageAuth
-from lvmbeat_monitor.table_put import TablePut
+from lvmbeat_monitor.table_put import Patience, TablePut
 
 
 log = logging.getLogger(__name__)
@@ -143,7 +143,9 @@ class AzureTableStore:
         heartbeat_put: TablePut | None = None,
     ) -> None:
         self._table = table
-        self._heartbeat_put = heartbeat_put or TablePut.for_table(table)
+        self._heartbeat_put = heartbeat_put or TablePut.for_table(
+            table, Patience.from_sdk_options(CLIENT_OPTIONS)
+        )
         # A table client made by a service client shares its connections, and only
         # the service client's close() releases them.
         self._service = service
@@ -157,8 +159,8 @@ class AzureTableStore:
         **client_options: Any,
     ) -> AzureTableStore:
         """The store for the settings' table. `client_options` go to the SDK's client;
-        the heartbeat's writer takes the same retry count, and `trace_configs`
-        (aiohttp's request hooks: tests count its requests)."""
+        the heartbeat's writer waits and retries as they say, and takes
+        `trace_configs` (aiohttp's request hooks: tests count its requests)."""
         options = {**CLIENT_OPTIONS, "use_env_settings": False, **client_options}
         service = _service_client(settings, options)
         proxies = proxies_for(service.url)
@@ -166,10 +168,7 @@ class AzureTableStore:
             service = _service_client(settings, {**options, "proxies": proxies})
         table = service.get_table_client(settings.table_name)
         heartbeat_put = TablePut.for_table(
-            table,
-            retries=options["retry_total"],
-            backoff=options["retry_backoff_factor"],
-            trace_configs=trace_configs,
+            table, Patience.from_sdk_options(options), trace_configs=trace_configs
         )
         return cls(table, service, heartbeat_put)
 

@@ -29,8 +29,9 @@ tests/monitor/test_table_put.py:
 
 Failures are raised as the SDK's exception types (ResourceNotFoundError,
 ClientAuthenticationError, HttpResponseError, ServiceRequestError), so the store
-handles both paths alike. Like the SDK client beside it (state.CLIENT_OPTIONS), it
-retries a failed connection or a 408/429/5xx answer, with exponential backoff.
+handles both paths alike. It waits and retries as the SDK client beside it is told to
+(`Patience`, from state.CLIENT_OPTIONS): a failed connection or a 408/429/5xx answer is
+retried with exponential backoff.
 """
 
 from __future__ import annotations
@@ -44,7 +45,8 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from email.utils import formatdate
 from urllib.parse import quote
 
@@ -73,9 +75,29 @@ STORAGE_SCOPE = "https://storage.azure.com/.default"
 # A token is renewed this long before it expires (the SDK's bearer policy: 300 s).
 TOKEN_REFRESH_MARGIN = 300.0
 RETRIED_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
-TIMEOUT = aiohttp.ClientTimeout(sock_connect=5, sock_read=10)
 # Characters left as they are in the entity's path: the OData key syntax.
 _PATH_SAFE = "/()',="
+
+
+@dataclass(frozen=True)
+class Patience:
+    """How long to wait for storage and how often to try again."""
+
+    retries: int
+    backoff: float  # seconds before the first retry, doubled for each next one
+    connect_timeout: float
+    read_timeout: float
+
+    @classmethod
+    def from_sdk_options(cls, options: Mapping[str, Any]) -> Patience:
+        """The same patience as an SDK client built with `options` (azure-core's
+        retry_total, retry_backoff_factor, connection_timeout, read_timeout)."""
+        return cls(
+            retries=options["retry_total"],
+            backoff=options["retry_backoff_factor"],
+            connect_timeout=options["connection_timeout"],
+            read_timeout=options["read_timeout"],
+        )
 
 
 class TablePut:
@@ -86,15 +108,19 @@ class TablePut:
         table_url: str,
         credential: Any,
         api_version: str,
+        patience: Patience,
         *,
-        retries: int = 2,
-        backoff: float = 0.2,
         trace_configs: Sequence[aiohttp.TraceConfig] = (),
     ) -> None:
         self._table_url = table_url.rstrip("/")
         self._api_version = api_version
         self._credential = credential
-        self._retry_delays = tuple(backoff * 2**n for n in range(retries))
+        self._retry_delays = tuple(
+            patience.backoff * 2**n for n in range(patience.retries)
+        )
+        self._timeout = aiohttp.ClientTimeout(
+            sock_connect=patience.connect_timeout, sock_read=patience.read_timeout
+        )
         self._trace_configs = list(trace_configs)
         self._token: AccessToken | None = None
         self._token_lock = asyncio.Lock()
@@ -103,13 +129,20 @@ class TablePut:
         self._session: aiohttp.ClientSession | None = None
 
     @classmethod
-    def for_table(cls, table: Any, **options: Any) -> TablePut:
+    def for_table(
+        cls,
+        table: Any,
+        patience: Patience,
+        *,
+        trace_configs: Sequence[aiohttp.TraceConfig] = (),
+    ) -> TablePut:
         """The writer for the table an SDK TableClient reaches, with its credential."""
         return cls(
             f"{table.url.rstrip('/')}/{quote(table.table_name)}",
             table.credential,
             table.api_version,
-            **options,
+            patience,
+            trace_configs=trace_configs,
         )
 
     async def upsert(self, entity: dict[str, str]) -> None:
@@ -212,7 +245,7 @@ class TablePut:
         if self._session is None or self._session.closed:
             # Environment proxies are read once (proxies.py), not per request.
             self._session = aiohttp.ClientSession(
-                timeout=TIMEOUT,
+                timeout=self._timeout,
                 trust_env=False,
                 # Storage sets no cookies and sends nothing compressed here.
                 cookie_jar=aiohttp.DummyCookieJar(),

@@ -4,6 +4,7 @@ servers for what Azurite cannot show here (busy answers, a bearer token)."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -24,8 +25,15 @@ from monitor_support import monitor_settings
 from lvmbeat_local.dev.azurite import AzuriteTables
 from lvmbeat_local.dev.ports import free_port
 from lvmbeat_monitor.settings import load_settings
-from lvmbeat_monitor.state import AzureTableStore, StorageUnavailable
-from lvmbeat_monitor.table_put import STORAGE_SCOPE, TablePut
+from lvmbeat_monitor.state import CLIENT_OPTIONS, AzureTableStore, StorageUnavailable
+from lvmbeat_monitor.table_put import STORAGE_SCOPE, Patience, TablePut
+
+
+# As the monitor waits for storage; tests that fail on purpose wait less.
+PATIENCE = Patience.from_sdk_options(CLIENT_OPTIONS)
+QUICK = Patience(retries=1, backoff=0.01, connect_timeout=5, read_timeout=10)
+TWO_QUICK_RETRIES = dataclasses.replace(QUICK, retries=2)
+NO_RETRY = dataclasses.replace(QUICK, retries=0)
 
 
 @pytest.fixture
@@ -39,7 +47,7 @@ async def table(azurite: AzuriteTables, table_name: str):
 
 
 async def test_a_write_inserts_then_replaces_the_whole_entity(table: TableClient):
-    put = TablePut.for_table(table)
+    put = TablePut.for_table(table, PATIENCE)
     try:
         await put.upsert({"PartitionKey": "p", "RowKey": "r", "a": "1", "b": "2"})
         first = await table.get_entity("p", "r")
@@ -56,7 +64,7 @@ async def test_keys_with_quotes_spaces_and_accents_reach_their_own_entity(
     table: TableClient,
 ):
     keys = ("O'Brien & co", "día 1 (50%)")
-    put = TablePut.for_table(table)
+    put = TablePut.for_table(table, PATIENCE)
     try:
         await put.upsert({"PartitionKey": keys[0], "RowKey": keys[1], "v": "x"})
     finally:
@@ -81,7 +89,7 @@ async def test_a_shared_access_signature_is_sent_as_the_query(
     async with TableClient.from_connection_string(
         connection, table.table_name
     ) as with_sas:
-        put = TablePut.for_table(with_sas)
+        put = TablePut.for_table(with_sas, PATIENCE)
         try:
             await put.upsert({"PartitionKey": "p", "RowKey": "sas", "v": "1"})
         finally:
@@ -98,7 +106,7 @@ async def test_a_wrong_account_key_is_refused_and_never_echoed(
         f"{azurite.endpoint}/{table.table_name}",
         AzureNamedKeyCredential(name, wrong_key),
         table.api_version,
-        retries=0,
+        NO_RETRY,
     )
     try:
         with pytest.raises(ClientAuthenticationError) as refused:
@@ -115,7 +123,10 @@ async def test_an_account_key_that_is_not_base64_is_named_before_any_request(
 ):
     name, _ = table.credential.named_key
     put = TablePut(
-        table.url, AzureNamedKeyCredential(name, "not base64!"), table.api_version
+        table.url,
+        AzureNamedKeyCredential(name, "not base64!"),
+        table.api_version,
+        PATIENCE,
     )
     with pytest.raises(ClientAuthenticationError, match="not valid base64"):
         await put.upsert({"PartitionKey": "p", "RowKey": "r"})
@@ -129,6 +140,7 @@ async def test_a_table_that_does_not_exist_is_not_found(
         f"{azurite.endpoint}/nosuchtable{int(time.time())}",
         table.credential,
         table.api_version,
+        PATIENCE,
     )
     try:
         with pytest.raises(ResourceNotFoundError, match="TableNotFound"):
@@ -142,8 +154,7 @@ async def test_a_closed_port_is_unreachable_after_the_retries(table: TableClient
         f"http://127.0.0.1:{free_port()}/devstoreaccount1/t",
         table.credential,
         table.api_version,
-        retries=1,
-        backoff=0.01,
+        QUICK,
     )
     try:
         with pytest.raises(ServiceRequestError, match="after 2 attempts"):
@@ -224,13 +235,13 @@ class CountingCredential:
 
 async def test_busy_answers_are_retried_and_refusals_are_not(stand_in):
     busy, url = await stand_in(503, 500)
-    put = TablePut(url, CountingCredential(3600), "2019-02-02", backoff=0.01)
+    put = TablePut(url, CountingCredential(3600), "2019-02-02", TWO_QUICK_RETRIES)
     try:
         await put.upsert({"PartitionKey": "p", "RowKey": "r"})
         assert len(busy.seen) == 3  # 503, 500, then 204
 
         refusing, url = await stand_in(400)
-        put_refused = TablePut(url, CountingCredential(3600), "2019-02-02")
+        put_refused = TablePut(url, CountingCredential(3600), "2019-02-02", PATIENCE)
         with pytest.raises(HttpResponseError) as refused:
             await put_refused.upsert({"PartitionKey": "p", "RowKey": "r"})
         await put_refused.close()
@@ -244,7 +255,7 @@ async def test_busy_answers_are_retried_and_refusals_are_not(stand_in):
 async def test_a_bearer_token_is_reused_and_renewed_before_it_expires(stand_in):
     server, url = await stand_in()
     lasting = CountingCredential(lifetime=3600)
-    put = TablePut(url, lasting, "2019-02-02")
+    put = TablePut(url, lasting, "2019-02-02", PATIENCE)
     try:
         for _ in range(3):
             await put.upsert({"PartitionKey": "p", "RowKey": "r"})
@@ -255,7 +266,7 @@ async def test_a_bearer_token_is_reused_and_renewed_before_it_expires(stand_in):
         await put.close()
 
     short = CountingCredential(lifetime=120)  # inside the renewal margin
-    put = TablePut(url, short, "2019-02-02")
+    put = TablePut(url, short, "2019-02-02", PATIENCE)
     try:
         await put.upsert({"PartitionKey": "p", "RowKey": "r"})
         await put.upsert({"PartitionKey": "p", "RowKey": "r"})
