@@ -3,14 +3,18 @@ receiver, the external monitor): one way to start them."""
 
 from __future__ import annotations
 
+import ssl
+
 from aiohttp import web
 
 
-async def serve_locally(app: web.Application) -> tuple[web.AppRunner, int]:
+async def serve_locally(
+    app: web.Application, tls: ssl.SSLContext | None = None
+) -> tuple[web.AppRunner, int]:
     """Serve `app` on a free loopback port, chosen by the system when binding (so no
-    other process can take it in between); return the runner, whose cleanup() stops
-    it, and the port."""
+    other process can take it in between), over HTTPS when given a server `tls`
+    context; return the runner, whose cleanup() stops it, and the port."""
     runner = web.AppRunner(app)
     await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    await web.TCPSite(runner, "127.0.0.1", 0, ssl_context=tls).start()
     return runner, runner.addresses[0][1]

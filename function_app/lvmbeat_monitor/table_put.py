@@ -21,8 +21,9 @@ The documented rules it follows, each exercised in tests/monitor/test_table_put.
   path already starts with the account, so it appears twice).
   https://learn.microsoft.com/rest/api/storageservices/authorize-with-shared-key
 - Microsoft Entra ID (the managed identity in Azure): `Authorization: Bearer <token>`
-  for the scope `https://storage.azure.com/.default`; the Table service needs
-  x-ms-version 2019-02-02 or later for it, which is the SDK's version that we send.
+  for the scope `https://storage.azure.com/.default`, over HTTPS only (as azure-core's
+  bearer policy); the Table service needs x-ms-version 2019-02-02 or later for it,
+  which is the SDK's version that we send.
   https://learn.microsoft.com/rest/api/storageservices/authorize-with-azure-active-directory
 - A shared access signature is the query string.
 - A table that does not exist answers 404 with the code TableNotFound.
@@ -43,6 +44,7 @@ import functools
 import hashlib
 import hmac
 import json
+import ssl
 import time
 import uuid
 from collections.abc import Mapping, Sequence
@@ -85,17 +87,27 @@ class Patience:
     backoff: float  # seconds before the first retry, doubled for each next one
     connect_timeout: float
     read_timeout: float
+    # azure-core's connection_verify: True (the system's CAs), False, or a CA file.
+    verify: bool | str = True
 
     @classmethod
     def from_sdk_options(cls, options: Mapping[str, Any]) -> Patience:
         """The same patience as an SDK client built with `options` (azure-core's
-        retry_total, retry_backoff_factor, connection_timeout, read_timeout)."""
+        retry_total, retry_backoff_factor, connection_timeout, read_timeout,
+        connection_verify)."""
         return cls(
             retries=options["retry_total"],
             backoff=options["retry_backoff_factor"],
             connect_timeout=options["connection_timeout"],
             read_timeout=options["read_timeout"],
+            verify=options.get("connection_verify", True),
         )
+
+    def tls(self) -> ssl.SSLContext | bool:
+        """aiohttp's `ssl` argument for `verify`."""
+        if isinstance(self.verify, str):
+            return ssl.create_default_context(cafile=self.verify)
+        return bool(self.verify)
 
 
 class TablePut:
@@ -119,6 +131,7 @@ class TablePut:
         self._timeout = aiohttp.ClientTimeout(
             sock_connect=patience.connect_timeout, sock_read=patience.read_timeout
         )
+        self._tls = patience.tls()
         self._trace_configs = list(trace_configs)
         self._token: AccessToken | None = None
         self._token_lock = asyncio.Lock()
@@ -187,7 +200,7 @@ class TablePut:
         }
         url = await self._authorize(self._entity_url(keys), headers)
         async with self._client().put(
-            url, data=body, headers=headers, proxy=self._proxy
+            url, data=body, headers=headers, proxy=self._proxy, ssl=self._tls
         ) as response:
             code = response.headers.get("x-ms-error-code")
             request_id = response.headers.get("x-ms-request-id")
@@ -220,6 +233,11 @@ class TablePut:
         if isinstance(credential, AzureSasCredential):
             sas = credential.signature.lstrip("?")  # already percent-encoded
             return URL(f"{url}?{sas}", encoded=True)
+        if url.scheme != "https":  # as azure-core's bearer policy: never in clear
+            raise ServiceRequestError(
+                f"A bearer token is sent over HTTPS only, and {self._host} is reached "
+                f"over {url.scheme}: use an https:// table endpoint."
+            )
         headers["Authorization"] = f"Bearer {await self._bearer_token()}"
         return url
 

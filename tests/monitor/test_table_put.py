@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import json
+import ssl
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
+import trustme
 from aiohttp import web
 from azure.core.credentials import AccessToken, AzureNamedKeyCredential
 from azure.core.exceptions import (
@@ -22,7 +26,7 @@ from azure.data.tables.aio import TableClient, TableServiceClient
 from local_app import serve_locally
 from monitor_support import monitor_settings
 
-from lvmbeat_local.dev.azurite import AzuriteTables
+from lvmbeat_local.dev.azurite import AzuriteTables, start_azurite_tables
 from lvmbeat_local.dev.ports import free_port
 from lvmbeat_monitor.settings import load_settings
 from lvmbeat_monitor.state import CLIENT_OPTIONS, AzureTableStore, StorageUnavailable
@@ -203,16 +207,22 @@ class StorageStandIn:
 
 
 @pytest.fixture
-async def stand_in():
+def trusting(ca_bundle: Path) -> Patience:
+    """The monitor's patience, trusting the test CA (the stand-ins speak HTTPS)."""
+    return dataclasses.replace(PATIENCE, verify=str(ca_bundle))
+
+
+@pytest.fixture
+async def stand_in(server_tls_context: ssl.SSLContext):
     servers = []
 
     async def start(*statuses: int) -> tuple[StorageStandIn, str]:
         server = StorageStandIn(*statuses)
         app = web.Application()
         app.router.add_put("/{path:.*}", server.put)
-        runner, port = await serve_locally(app)
+        runner, port = await serve_locally(app, server_tls_context)
         servers.append(runner)
-        return server, f"http://127.0.0.1:{port}/account/table"
+        return server, f"https://127.0.0.1:{port}/account/table"
 
     yield start
     for runner in servers:
@@ -233,15 +243,16 @@ class CountingCredential:
         )
 
 
-async def test_busy_answers_are_retried_and_refusals_are_not(stand_in):
+async def test_busy_answers_are_retried_and_refusals_are_not(stand_in, trusting):
     busy, url = await stand_in(503, 500)
-    put = TablePut(url, CountingCredential(3600), "2019-02-02", TWO_QUICK_RETRIES)
+    quick = dataclasses.replace(TWO_QUICK_RETRIES, verify=trusting.verify)
+    put = TablePut(url, CountingCredential(3600), "2019-02-02", quick)
     try:
         await put.upsert({"PartitionKey": "p", "RowKey": "r"})
         assert len(busy.seen) == 3  # 503, 500, then 204
 
         refusing, url = await stand_in(400)
-        put_refused = TablePut(url, CountingCredential(3600), "2019-02-02", PATIENCE)
+        put_refused = TablePut(url, CountingCredential(3600), "2019-02-02", trusting)
         with pytest.raises(HttpResponseError) as refused:
             await put_refused.upsert({"PartitionKey": "p", "RowKey": "r"})
         await put_refused.close()
@@ -252,10 +263,12 @@ async def test_busy_answers_are_retried_and_refusals_are_not(stand_in):
     assert "HTTP 400 Invalid (request id req-1)" in str(refused.value)
 
 
-async def test_a_bearer_token_is_reused_and_renewed_before_it_expires(stand_in):
+async def test_a_bearer_token_is_reused_and_renewed_before_it_expires(
+    stand_in, trusting
+):
     server, url = await stand_in()
     lasting = CountingCredential(lifetime=3600)
-    put = TablePut(url, lasting, "2019-02-02", PATIENCE)
+    put = TablePut(url, lasting, "2019-02-02", trusting)
     try:
         for _ in range(3):
             await put.upsert({"PartitionKey": "p", "RowKey": "r"})
@@ -266,7 +279,7 @@ async def test_a_bearer_token_is_reused_and_renewed_before_it_expires(stand_in):
         await put.close()
 
     short = CountingCredential(lifetime=120)  # inside the renewal margin
-    put = TablePut(url, short, "2019-02-02", PATIENCE)
+    put = TablePut(url, short, "2019-02-02", trusting)
     try:
         await put.upsert({"PartitionKey": "p", "RowKey": "r"})
         await put.upsert({"PartitionKey": "p", "RowKey": "r"})
@@ -274,3 +287,116 @@ async def test_a_bearer_token_is_reused_and_renewed_before_it_expires(stand_in):
         await put.close()
     assert len(short.scopes) == 2
     assert server.seen[-1]["Authorization"] == "Bearer token-2"
+
+
+async def test_a_bearer_token_never_goes_over_plain_http(stand_in):
+    server, url = await stand_in()
+    credential = CountingCredential(lifetime=3600)
+    put = TablePut(url.replace("https:", "http:"), credential, "2019-02-02", PATIENCE)
+    try:
+        with pytest.raises(ServiceRequestError, match="over HTTPS only"):
+            await put.upsert({"PartitionKey": "p", "RowKey": "r"})
+    finally:
+        await put.close()
+    assert credential.scopes == [] and server.seen == []  # no token asked, none sent
+
+
+async def test_a_server_whose_certificate_is_not_trusted_is_not_written_to(stand_in):
+    server, url = await stand_in()
+    untrusting = dataclasses.replace(QUICK, verify=True)  # the system's CAs only
+    put = TablePut(url, CountingCredential(3600), "2019-02-02", untrusting)
+    try:
+        with pytest.raises(ServiceRequestError, match="Certificate"):
+            await put.upsert({"PartitionKey": "p", "RowKey": "r"})
+    finally:
+        await put.close()
+    assert server.seen == []
+
+
+# --- the managed identity's path, checked by Azurite's own bearer rules ---------
+
+
+class EntraLikeCredential:
+    """Tokens shaped as Microsoft Entra issues them for storage (issuer, audience,
+    issue time, lifetime; unsigned, which Azurite's "basic" OAuth level does not
+    check)."""
+
+    def __init__(self, lifetime: float) -> None:
+        self.lifetime = lifetime
+        self.scopes: list[str] = []
+
+    async def get_token(self, *scopes: str, **kwargs) -> AccessToken:
+        self.scopes.extend(scopes)
+        now = int(time.time())
+        claims = {
+            "aud": "https://storage.azure.com",
+            "iss": "https://sts.windows.net/72f988bf-86f1-41af-91ab-2d7cd011db47/",
+            "iat": now - 60,
+            "nbf": now - 60,
+            "exp": now + int(self.lifetime),
+        }
+        token = ".".join(
+            _base64url(part)
+            for part in ({"alg": "RS256", "typ": "JWT"}, claims, "unsigned")
+        )
+        return AccessToken(token, claims["exp"])
+
+
+def _base64url(part: object) -> str:
+    raw = part.encode() if isinstance(part, str) else json.dumps(part).encode()
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+@pytest.fixture(scope="module")
+def azurite_oauth(tls_authority: trustme.CA, tmp_path_factory):
+    """Azurite over HTTPS, taking bearer tokens."""
+    folder = tmp_path_factory.mktemp("azurite-oauth")
+    issued = tls_authority.issue_cert("127.0.0.1")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    issued.cert_chain_pems[0].write_to_path(str(cert))
+    issued.private_key_pem.write_to_path(str(key))
+    service = start_azurite_tables(tls=(cert, key), oauth=True)
+    yield service
+    service.stop()
+
+
+def bearer_store(
+    endpoint: str, credential, table_name: str, ca_bundle: Path
+) -> AzureTableStore:
+    """The store as the managed-identity settings build it, with this credential."""
+    options = {**CLIENT_OPTIONS, "connection_verify": str(ca_bundle)}
+    service = TableServiceClient(
+        endpoint=endpoint, credential=credential, use_env_settings=False, **options
+    )
+    table = service.get_table_client(table_name)
+    put = TablePut.for_table(table, Patience.from_sdk_options(options))
+    return AzureTableStore(table, service, put)
+
+
+async def test_the_managed_identity_path_on_azurites_bearer_checks(
+    azurite_oauth: AzuriteTables, table_name: str, ca_bundle: Path
+):
+    credential = EntraLikeCredential(lifetime=3600)
+    store = bearer_store(azurite_oauth.endpoint, credential, table_name, ca_bundle)
+    at = datetime(2026, 12, 6, 21, 0, 0, tzinfo=UTC)
+    try:
+        # The first write finds no table: the SDK creates it, table_put writes.
+        await store.record_heartbeat(at)
+        await store.record_heartbeat(at + timedelta(seconds=15))
+        snapshot = await store.read()
+    finally:
+        await store.close()
+    assert snapshot.last_seen == at + timedelta(seconds=15)
+    assert set(credential.scopes) == {STORAGE_SCOPE}
+
+
+async def test_an_expired_token_is_refused_by_storage_and_said_so(
+    azurite_oauth: AzuriteTables, table_name: str, ca_bundle: Path
+):
+    expired = EntraLikeCredential(lifetime=-60)
+    store = bearer_store(azurite_oauth.endpoint, expired, table_name, ca_bundle)
+    try:
+        with pytest.raises(StorageUnavailable, match="refused our credentials"):
+            await store.record_heartbeat(datetime.now(UTC))
+    finally:
+        await store.close()

@@ -53,15 +53,16 @@ class AzuriteTables:
     workdir: Path
     log_path: Path
     _own_workdir: bool = field(default=True, repr=False)
+    scheme: str = "http"
 
     @property
     def endpoint(self) -> str:
-        return f"http://{self.host}:{self.port}/{DEV_ACCOUNT}"
+        return f"{self.scheme}://{self.host}:{self.port}/{DEV_ACCOUNT}"
 
     @property
     def connection_string(self) -> str:
         return (
-            f"DefaultEndpointsProtocol=http;AccountName={DEV_ACCOUNT};"
+            f"DefaultEndpointsProtocol={self.scheme};AccountName={DEV_ACCOUNT};"
             f"AccountKey={DEV_KEY};TableEndpoint={self.endpoint};"
         )
 
@@ -86,8 +87,14 @@ def start_azurite_tables(
     workdir: Path | None = None,
     in_memory: bool = True,
     timeout: float = 60.0,
+    tls: tuple[Path, Path] | None = None,
+    oauth: bool = False,
 ) -> AzuriteTables:
-    """Start `azurite-table` and return once it accepts connections."""
+    """Start `azurite-table` and return once it accepts connections.
+
+    `tls` (certificate and key PEM files) serves HTTPS; `oauth` also accepts bearer
+    tokens, which Azurite takes over HTTPS only and checks as its "basic" level does:
+    issuer, audience and lifetime, not the signature."""
     launcher = find_azurite_table()
     port = port or free_port(host)
     own = workdir is None
@@ -106,6 +113,12 @@ def start_azurite_tables(
     ]
     # Azurite refuses --location together with --inMemoryPersistence.
     args += ["--inMemoryPersistence"] if in_memory else ["--location", str(workdir)]
+    if tls is not None:
+        args += ["--cert", str(tls[0]), "--key", str(tls[1])]
+    if oauth:
+        if tls is None:
+            raise ValueError("Azurite takes bearer tokens over HTTPS only: pass tls.")
+        args += ["--oauth", "basic"]
     log = open(log_path, "wb")  # noqa: SIM115 - handed to the child for its lifetime
     process = subprocess.Popen(
         args,
@@ -115,7 +128,8 @@ def start_azurite_tables(
         cwd=workdir,
     )
     log.close()
-    service = AzuriteTables(host, port, process, workdir, log_path, own)
+    scheme = "https" if tls is not None else "http"
+    service = AzuriteTables(host, port, process, workdir, log_path, own, scheme)
     try:
         wait_for_port(
             host,
