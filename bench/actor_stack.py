@@ -19,6 +19,8 @@ from typing import Any
 
 import yaml
 
+from lvmbeat.simulator import HEARTBEAT_WRITTEN
+
 
 TESTS_ACTOR = Path(__file__).resolve().parents[1] / "tests" / "actor"
 if str(TESTS_ACTOR) not in sys.path:
@@ -154,7 +156,8 @@ class ActorProcess:
 
 class EcpProcess:
     """`lvmbeat simulate ecp` in its own process; heartbeat arrivals read from its
-    log ("New command received: '<name> heartbeat'", written when one arrives)."""
+    log, the line it writes for each PLC heartbeat (HEARTBEAT_WRITTEN). CLU's own
+    "New command received" lines are filtered out of the simulator's terminal."""
 
     def __init__(self, name: str, dome_timeout: float = 60.0, echo: bool = False):
         self.name = name
@@ -165,7 +168,7 @@ class EcpProcess:
         self.output = OutputWatcher(self.process, "[lvmecp]" if echo else None)
 
     def arrivals(self) -> list[float]:
-        return [at for at, _ in self.output.matching(f"'{self.name} heartbeat'")]
+        return [at for at, _ in self.output.matching(HEARTBEAT_WRITTEN)]
 
     def kill(self) -> None:
         """SIGKILL: no goodbye to the broker, as when the process or its host dies."""

@@ -52,6 +52,10 @@ SIMULATOR_SCHEMA: dict[str, Any] = {
     },
 }
 
+# How the simulator's log starts the line it writes for each PLC heartbeat (the
+# drills read arrivals from it).
+HEARTBEAT_WRITTEN = "PLC heartbeat written"
+
 # The real lvmecp polls `lvmbeat status` this often, with this limit (CONTRACT.md).
 NETWORK_POLL_INTERVAL = 30.0
 NETWORK_POLL_TIMEOUT = 5.0
@@ -304,10 +308,10 @@ class SimulatedEcp(AMQPActor):
         self.heartbeats_received += 1
         if self.dome is DomeState.OPEN:
             self._arm_plc_timer()
-            self.log.info("PLC heartbeat written; the dome stays open.")
+            self.log.info(f"{HEARTBEAT_WRITTEN}; the dome stays open.")
         else:
             self.log.info(
-                "PLC heartbeat written; the dome stays closed until reopened "
+                f"{HEARTBEAT_WRITTEN}; the dome stays closed until reopened "
                 f"(`lvmbeat send {self.name} open`)."
             )
         for callback in self.on_heartbeat:
