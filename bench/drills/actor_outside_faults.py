@@ -103,7 +103,9 @@ class FakeMonitor:
 
     async def start(self) -> None:
         app = web.Application()
+        # GET and POST, as the monitor's route: the actor POSTs its report.
         app.router.add_get("/heartbeat", self.handle)
+        app.router.add_post("/heartbeat", self.handle)
         # Cancel a handler when its client disconnects, so in_flight counts what the
         # actor still waits for, not what the server would finish on its own.
         self.runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
