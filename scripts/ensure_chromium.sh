@@ -1,13 +1,25 @@
 #!/usr/bin/env bash
 # Make sure Debian's Chromium and its WebDriver are installed, for the status page's
-# browser tests (tests/page). Used by `make test` (and so .ci/run). Idempotent: does
-# nothing when both are there. Selenium then drives /usr/bin/chromedriver directly, so
-# no browser or driver is ever downloaded at test time (this project's machines reach
-# package registries only).
+# browser tests (tests/monitor/test_monitor_page_browser.py). Used by `make test` (and
+# so .ci/run). Idempotent: does nothing when both are there. Selenium then drives the
+# driver directly, so no browser or driver is ever downloaded at test time (this
+# project's machines reach package registries only). LVMBEAT_TEST_BROWSER and
+# LVMBEAT_TEST_CHROMEDRIVER name another pair (a GitHub runner's Google Chrome and its
+# ChromeDriver); then nothing is installed.
 set -euo pipefail
 
-browser=/usr/bin/chromium
-driver=/usr/bin/chromedriver
+browser=${LVMBEAT_TEST_BROWSER:-/usr/bin/chromium}
+driver=${LVMBEAT_TEST_CHROMEDRIVER:-/usr/bin/chromedriver}
+
+if [ -n "${LVMBEAT_TEST_BROWSER:-}${LVMBEAT_TEST_CHROMEDRIVER:-}" ]; then
+  if [ -x "$browser" ] && [ -x "$driver" ]; then
+    echo "Browser tests use $browser and $driver."
+    exit 0
+  fi
+  echo "LVMBEAT_TEST_BROWSER ($browser) or LVMBEAT_TEST_CHROMEDRIVER ($driver) is not" >&2
+  echo "an executable; name both, or unset both to use Debian's chromium." >&2
+  exit 1
+fi
 
 if [ -x "$browser" ] && [ -x "$driver" ]; then
   exit 0

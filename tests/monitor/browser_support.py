@@ -12,6 +12,7 @@ Screenshots go to test-artifacts/page/ (git-ignored), and their paths are printe
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 import time
 from collections.abc import Coroutine, Iterator
@@ -38,8 +39,13 @@ from lvmbeat_monitor.state import AzureTableStore
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO_ROOT / "test-artifacts" / "page"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
+# Debian's chromium and its driver (scripts/ensure_chromium.sh installs them), or the
+# pair these variables name: a GitHub runner has Google Chrome with its matching
+# ChromeDriver instead (.github/workflows/test.yml sets them).
+BROWSER_SETTING = "LVMBEAT_TEST_BROWSER"
+CHROMEDRIVER_SETTING = "LVMBEAT_TEST_CHROMEDRIVER"
+CHROMIUM = Path(os.environ.get(BROWSER_SETTING) or "/usr/bin/chromium")
+CHROMEDRIVER = Path(os.environ.get(CHROMEDRIVER_SETTING) or "/usr/bin/chromedriver")
 
 
 class LoopThread:
@@ -138,7 +144,9 @@ def browser() -> Iterator[webdriver.Chrome]:
     if missing:
         pytest.fail(
             f"{', '.join(missing)} missing: run scripts/ensure_chromium.sh (make test "
-            "does), which installs Debian's chromium and chromium-driver."
+            "does), which installs Debian's chromium and chromium-driver, or name a "
+            f"Chrome and its matching ChromeDriver in {BROWSER_SETTING} and "
+            f"{CHROMEDRIVER_SETTING}."
         )
     options = Options()
     options.binary_location = str(CHROMIUM)

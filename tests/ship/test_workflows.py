@@ -59,7 +59,36 @@ def ci_workflow_problems(workflow: dict[str, Any]) -> list[str]:
     python = uses(job, "actions/setup-python")
     if not python or python[0].get("with", {}).get("cache") != "pip":
         problems.append("pip is not cached")
+    problems += browser_problems(job)
     return problems
+
+
+# The variables scripts/ensure_chromium.sh and the browser tests read. Ubuntu runners
+# have no Debian chromium (Ubuntu's packages are snap wrappers) but Google Chrome and
+# its ChromeDriver; without these, make test fails there on the browser tests.
+BROWSER_VARIABLES = ("LVMBEAT_TEST_BROWSER", "LVMBEAT_TEST_CHROMEDRIVER")
+
+
+def browser_problems(job: dict[str, Any]) -> list[str]:
+    before_make_test: list[str] = []
+    for step in steps(job):
+        if step.get("run") == "make test":
+            break
+        before_make_test.append(str(step.get("run", "")))
+    text = "\n".join(before_make_test)
+    return [
+        f"{name} is not set for the browser tests before make test"
+        for name in BROWSER_VARIABLES
+        if not re.search(rf'echo "{name}=[^"]+" >> "\$GITHUB_ENV"', text)
+    ]
+
+
+def test_the_browser_variables_are_the_ones_make_test_reads():
+    script = (REPO_ROOT / "scripts" / "ensure_chromium.sh").read_text()
+    browser_tests = (REPO_ROOT / "tests" / "monitor" / "browser_support.py").read_text()
+    for name in BROWSER_VARIABLES:
+        assert f"${{{name}:-" in script
+        assert f'"{name}"' in browser_tests
 
 
 def test_the_test_workflow_runs_make_test_with_rabbitmq_and_node():
@@ -74,10 +103,18 @@ def test_a_test_workflow_that_skips_make_test_or_its_services_is_caught():
             step["run"] = "pytest"
     del job["services"]
     del workflow["on"]["pull_request"]
+    job["steps"] = [
+        step
+        for step in job["steps"]
+        if "LVMBEAT_TEST_BROWSER" not in step.get("run", "")
+    ]
     problems = ci_workflow_problems(workflow)
     assert "no step runs `make test`" in problems
     assert "no rabbitmq service container" in problems
     assert "does not run on pull_request" in problems
+    assert "LVMBEAT_TEST_BROWSER is not set for the browser tests before make test" in (
+        problems
+    )
 
 
 def test_the_ci_service_answers_where_make_test_looks_for_rabbitmq():
