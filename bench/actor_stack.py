@@ -20,6 +20,7 @@ from typing import Any
 import yaml
 
 from lvmbeat.simulator import HEARTBEAT_WRITTEN
+from lvmbeat_local.dev.children import stop_child
 
 
 TESTS_ACTOR = Path(__file__).resolve().parents[1] / "tests" / "actor"
@@ -145,13 +146,7 @@ class ActorProcess:
         return await self.output.wait_for(f"Actor '{self.name}' connected", timeout)
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_child(self.process)
 
 
 class EcpProcess:
@@ -176,9 +171,4 @@ class EcpProcess:
         self.process.wait()
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        stop_child(self.process)

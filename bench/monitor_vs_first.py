@@ -66,6 +66,7 @@ from report import (
     write_section,
 )
 
+from lvmbeat_local.dev.children import stop_child
 from lvmbeat_monitor.settings import load_settings
 from lvmbeat_monitor.state import AzureTableStore
 
@@ -187,12 +188,7 @@ def running_first(interpreter: Path, workdir: Path) -> Iterator[Server]:
             )
         yield Server(url, process.pid)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_child(process)
 
 
 # --- CPU load beside the run ----------------------------------------------------

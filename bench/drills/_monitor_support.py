@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import secrets
 import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -46,6 +45,7 @@ from report import quantile as quantile  # noqa: E402 - re-exported for the dril
 from waits import wait_until as wait_for  # noqa: E402
 
 from lvmbeat_local.dev.azurite import AzuriteTables, start_azurite_tables  # noqa: E402
+from lvmbeat_local.dev.children import stop_child  # noqa: E402
 from lvmbeat_local.dev.smtp import SmtpServer, SmtpSink  # noqa: E402
 from lvmbeat_local.host.keys import KEY_SETTING  # noqa: E402
 from lvmbeat_local.host.process import HostProcess  # noqa: E402
@@ -87,21 +87,12 @@ def start_azurite(workdir: Path, *, port: int | None = None, persistent: bool = 
 
 
 def stop_azurite_cleanly(azurite: AzuriteTables, timeout: float = 20.0) -> int:
-    """Stop Azurite with SIGINT, which it handles by saving its tables and closing.
-
-    SIGTERM (what AzuriteTables.stop sends) kills it at once, and its disk store
-    (LokiJS) only saves every 5 s, so the last writes would be lost: an emulator
-    artefact, not something Azure Table Storage does after acknowledging a write."""
-    if azurite.process.poll() is None:
-        azurite.process.send_signal(signal.SIGINT)
-        try:
-            azurite.process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            azurite.process.kill()
-            azurite.process.wait()
-            raise DrillFailed(
-                f"Azurite did not stop within {timeout:.0f} s of SIGINT"
-            ) from None
+    """Stop Azurite with SIGINT, which it handles by saving its tables and closing
+    (SIGTERM would kill it at once, and its disk store only saves every 5 s: an
+    emulator artefact, not something Azure Table Storage does after acknowledging a
+    write). Unlike AzuriteTables.stop, a hang fails the drill."""
+    if stop_child(azurite.process, signal.SIGINT, timeout):
+        raise DrillFailed(f"Azurite did not stop within {timeout:.0f} s of SIGINT")
     return azurite.process.returncode
 
 

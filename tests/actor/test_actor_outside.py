@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import pytest
 from actor_support import command, final
 from aiohttp import web
-from local_app import serve_locally
+from local_app import serve_route
 
 from lvmbeat.config import OutsideMonitorSection, load_config
 from lvmbeat.outside import OutsidePinger, heartbeat_url
@@ -36,10 +36,7 @@ class FakeMonitor:
 @pytest.fixture
 async def fake_monitor() -> AsyncIterator[FakeMonitor]:
     monitor = FakeMonitor()
-    app = web.Application()
-    app.router.add_route("*", "/heartbeat", monitor.heartbeat)
-    runner, port = await serve_locally(app)
-    monitor.url = f"http://127.0.0.1:{port}"
+    runner, monitor.url = await serve_route("/heartbeat", monitor.heartbeat)
     yield monitor
     await runner.cleanup()
 

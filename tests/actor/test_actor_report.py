@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import pytest
 from actor_support import command
 from aiohttp import web
-from local_app import serve_locally
+from local_app import serve_route
 
 from lvmbeat_monitor.report import Report, parse_report
 
@@ -41,10 +41,7 @@ class ReportSink:
 @pytest.fixture
 async def sink() -> AsyncIterator[ReportSink]:
     monitor = ReportSink()
-    app = web.Application()
-    app.router.add_route("*", "/heartbeat", monitor.heartbeat)
-    runner, port = await serve_locally(app)
-    monitor.url = f"http://127.0.0.1:{port}"
+    runner, monitor.url = await serve_route("/heartbeat", monitor.heartbeat)
     yield monitor
     await runner.cleanup()
 

@@ -20,6 +20,7 @@ import pytest
 from azure.data.tables import TableServiceClient
 from bicep_reader import REPO_ROOT
 
+from lvmbeat_local.dev.children import stop_child
 from lvmbeat_local.dev.ports import free_port, port_is_open, wait_for_port
 from lvmbeat_monitor.settings import EmailBackend, Settings, StorageAuth, load_settings
 
@@ -125,12 +126,7 @@ def documented_azurite(tmp_path: Path) -> Iterator[dict[str, int]]:
             )
         yield ports
     finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_child(process, signal.SIGINT, timeout=10)
 
 
 def test_the_documented_azurite_serves_what_the_host_and_the_monitor_use(

@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 
 import pytest
 from aiohttp import web
+from local_app import serve_locally
 
-from lvmbeat_local.dev.ports import free_port
 from lvmbeat_monitor.state import StorageUnavailable
 
 
@@ -25,20 +25,17 @@ class RefusingProxy:
 
 @pytest.fixture
 async def refusing_proxy() -> AsyncIterator[RefusingProxy]:
-    port = free_port()
-    proxy = RefusingProxy(f"http://127.0.0.1:{port}")
+    received: list[str] = []
 
     async def refuse(request: web.Request) -> web.Response:
         # A request to a proxy names the whole URL (absolute form).
-        proxy.received.append(f"{request.method} {request.raw_path}")
+        received.append(f"{request.method} {request.raw_path}")
         return web.Response(status=503, text="refused by the test proxy")
 
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", refuse)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    yield proxy
+    runner, port = await serve_locally(app)
+    yield RefusingProxy(f"http://127.0.0.1:{port}", received)
     await runner.cleanup()
 
 

@@ -9,6 +9,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lvmbeat_local.dev.children import stop_child
 from lvmbeat_local.dev.ports import ServiceNotReady, free_port, wait_for_port
 from lvmbeat_local.repository import RepositoryNotFound, find_repository
 
@@ -67,15 +68,9 @@ class AzuriteTables:
         )
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            # SIGINT, not SIGTERM: Azurite saves its files only on SIGINT, so a
-            # persistent instance restarted on the same folder keeps its tables.
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        # SIGINT, not SIGTERM: Azurite saves its files only on SIGINT, so a
+        # persistent instance restarted on the same folder keeps its tables.
+        stop_child(self.process, signal.SIGINT, timeout=10)
         if self._own_workdir:
             shutil.rmtree(self.workdir, ignore_errors=True)
 

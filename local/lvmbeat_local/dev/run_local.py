@@ -33,6 +33,7 @@ from pathlib import Path
 import yaml
 
 from lvmbeat_local.dev.azurite import AzuriteMissing, start_azurite_tables
+from lvmbeat_local.dev.children import stop_child
 from lvmbeat_local.dev.link import InternetLink
 from lvmbeat_local.dev.ports import (
     ServiceNotReady,
@@ -162,13 +163,8 @@ class Part:
         # A paused process (`offline`, or kill -STOP by hand) cannot handle SIGINT.
         os.killpg(self.process.pid, signal.SIGCONT)
         self.paused = False
-        self.process.send_signal(signal.SIGINT)
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            say(f"{self.name} did not stop within 15 s; killing it.")
-            self.process.kill()
-            self.process.wait()
+        if stop_child(self.process, signal.SIGINT, timeout=15):
+            say(f"{self.name} did not stop within 15 s; it was killed.")
         if self.relay is not None:
             self.relay.join(timeout=5)  # its last lines, before ours
 

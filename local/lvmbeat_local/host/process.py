@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from lvmbeat_local.dev.children import stop_child
 from lvmbeat_local.dev.ports import ServiceNotReady, free_port, wait_for_port
 
 
@@ -34,13 +35,7 @@ class HostProcess:
 
     def stop(self, timeout: float = 30.0) -> int:
         """SIGTERM, wait for the clean stop; kill only if it hangs. The exit status."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_child(self.process, signal.SIGTERM, timeout)
         return self.process.returncode
 
 
