@@ -26,6 +26,7 @@ The documented rules it follows, each exercised in tests/monitor/test_table_put.
   which is the SDK's version that we send.
   https://learn.microsoft.com/rest/api/storageservices/authorize-with-azure-active-directory
 - A shared access signature is the query string.
+  https://learn.microsoft.com/rest/api/storageservices/create-service-sas
 - A table that does not exist answers 404 with the code TableNotFound.
   https://learn.microsoft.com/rest/api/storageservices/table-service-error-codes
 
@@ -72,6 +73,9 @@ from lvmbeat_monitor.proxies import proxies_for
 
 
 STORAGE_SCOPE = "https://storage.azure.com/.default"
+# The first Table service version that takes Microsoft Entra tokens (the Entra page
+# above); the SDK client's version, which we send, must not be older.
+ENTRA_MIN_VERSION = "2019-02-02"
 # A token is renewed this long before it expires (the SDK's bearer policy: 300 s).
 TOKEN_REFRESH_MARGIN = 300.0
 RETRIED_STATUSES = frozenset({408, 429, 500, 502, 503, 504})

@@ -23,14 +23,19 @@ from azure.core.exceptions import (
 )
 from azure.data.tables import TableSasPermissions, generate_table_sas
 from azure.data.tables.aio import TableClient, TableServiceClient
-from local_app import serve_locally
+from local_app import serve_route
 from monitor_support import monitor_settings
 
 from lvmbeat_local.dev.azurite import AzuriteTables, start_azurite_tables
 from lvmbeat_local.dev.ports import free_port
 from lvmbeat_monitor.settings import load_settings
 from lvmbeat_monitor.state import CLIENT_OPTIONS, AzureTableStore, StorageUnavailable
-from lvmbeat_monitor.table_put import STORAGE_SCOPE, Patience, TablePut
+from lvmbeat_monitor.table_put import (
+    ENTRA_MIN_VERSION,
+    STORAGE_SCOPE,
+    Patience,
+    TablePut,
+)
 
 
 # As the monitor waits for storage; tests that fail on purpose wait less.
@@ -218,11 +223,9 @@ async def stand_in(server_tls_context: ssl.SSLContext):
 
     async def start(*statuses: int) -> tuple[StorageStandIn, str]:
         server = StorageStandIn(*statuses)
-        app = web.Application()
-        app.router.add_put("/{path:.*}", server.put)
-        runner, port = await serve_locally(app, server_tls_context)
+        runner, url = await serve_route("/{path:.*}", server.put, server_tls_context)
         servers.append(runner)
-        return server, f"https://127.0.0.1:{port}/account/table"
+        return server, f"{url}/account/table"
 
     yield start
     for runner in servers:
@@ -371,6 +374,17 @@ def bearer_store(
     table = service.get_table_client(table_name)
     put = TablePut.for_table(table, Patience.from_sdk_options(options))
     return AzureTableStore(table, service, put)
+
+
+async def test_the_version_sent_with_a_token_is_one_the_table_service_takes():
+    # Azurite runs with --skipApiVersionCheck, so this rule is checked here: the
+    # writer sends the SDK client's version, dates compare as ISO strings.
+    async with TableServiceClient(
+        endpoint="https://account.table.core.windows.net",
+        credential=EntraLikeCredential(lifetime=3600),
+    ) as service:
+        table = service.get_table_client("lvmbeat")
+        assert table.api_version >= ENTRA_MIN_VERSION
 
 
 async def test_the_managed_identity_path_on_azurites_bearer_checks(
